@@ -1,0 +1,99 @@
+"""Workflow configuration: JSON-schema validation with messages that name the key."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schema" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """A config value or key the workflow cannot use; the message names it."""
+
+
+def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
+    with open(path) as fh:
+        return yaml.safe_load(fh)
+
+
+def _where(error: jsonschema.ValidationError) -> str:
+    parts = [str(p) for p in error.absolute_path]
+    return ".".join(parts) if parts else "(top level)"
+
+
+def _message(error: jsonschema.ValidationError) -> str:
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed))
+        hint = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
+        return f"config key {_where(error)}: unknown key(s) {', '.join(map(repr, extra))}{hint}"
+    return f"config key {_where(error)}: {error.message}"
+
+
+def _fill_defaults(schema: dict, instance: Any) -> None:
+    """Fill ``default`` values from the schema into ``instance`` in place."""
+    if not isinstance(instance, dict) or schema.get("type") not in ("object", None):
+        return
+    for key, sub in schema.get("properties", {}).items():
+        if key not in instance and "default" in sub:
+            instance[key] = copy.deepcopy(sub["default"])
+        if key in instance:
+            _fill_defaults(sub, instance[key])
+    extra = schema.get("additionalProperties")
+    if isinstance(extra, dict):
+        for key, value in instance.items():
+            if key not in schema.get("properties", {}):
+                _fill_defaults(extra, value)
+
+
+def validate(config: dict, schema: dict | None = None) -> dict:
+    """Return a validated copy of ``config`` with defaults filled in.
+
+    Raises :class:`ConfigError` naming the first offending key, then checks the
+    cross references the schema cannot express (protocol models must be defined).
+    """
+    schema = schema or load_schema()
+    config = copy.deepcopy(config)
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise ConfigError("\n".join(_message(e) for e in errors))
+    _fill_defaults(schema, config)
+    models = config["models"]
+    for proto, spec in config["protocols"].items():
+        for name in spec.get("models", []):
+            if name not in models:
+                raise ConfigError(
+                    f"config key protocols.{proto}.models: model {name!r} is not defined under "
+                    f"models (defined: {', '.join(sorted(models))})"
+                )
+        source = spec.get("source")
+        if source is not None:
+            if source not in models:
+                raise ConfigError(f"config key protocols.{proto}.source: model {source!r} is not defined")
+            if source not in config["protocols"].get("noc", {}).get("models", []):
+                raise ConfigError(
+                    f"config key protocols.{proto}.source: {source!r} must also run in protocols.noc "
+                    "(its clicks are replayed)"
+                )
+    for name, spec in models.items():
+        if spec["type"] in ("sam", "ritm") and "checkpoint" not in spec:
+            raise ConfigError(f"config key models.{name}: a {spec['type']} model needs `checkpoint`")
+    return config
+
+
+def load(path: str | Path) -> dict:
+    with open(path) as fh:
+        raw = yaml.safe_load(fh) or {}
+    try:
+        return validate(raw)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
+
+
+__all__ = ["ConfigError", "SCHEMA_PATH", "load", "load_schema", "validate"]

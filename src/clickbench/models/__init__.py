@@ -1,0 +1,1 @@
+"""Interactive segmentation models behind one interface (see :mod:`.base`)."""

@@ -1,0 +1,61 @@
+"""Model registry: one entry per model type, as segment-anything's ``sam_model_registry``.
+
+Each builder is ``builder(spec, device=..., precision=..., cache_dir=...) -> InteractiveModel``
+where ``spec`` is the model's validated config block. Builders are imported lazily so that
+light rules never import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from clickbench.models.base import InteractiveModel
+
+BUILDERS: dict[str, str] = {
+    "grabcut": "clickbench.models.baselines:build_grabcut",
+    "random_walker": "clickbench.models.baselines:build_random_walker",
+    "sam": "clickbench.models.sam:build",
+    "ritm": "clickbench.models.ritm:build",
+}
+
+#: model types that need a checkpoint and run on an accelerator when one is configured
+HEAVY_TYPES = frozenset({"sam", "ritm"})
+
+
+def resolve_device(device: str) -> str:
+    """Map ``auto`` to ``cuda``, ``mps`` or ``cpu`` (whichever is available); check the rest."""
+    if device == "cpu":
+        return "cpu"
+    import torch
+
+    if device == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("config device: cuda, but torch sees no CUDA device")
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise RuntimeError("config device: mps, but torch sees no MPS device")
+    return device
+
+
+def build(
+    spec: dict,
+    *,
+    device: str = "cpu",
+    precision: str = "fp32",
+    cache_dir: str | Path | None = None,
+) -> InteractiveModel:
+    """Build the model a config block describes."""
+    try:
+        target = BUILDERS[spec["type"]]
+    except KeyError:
+        raise ValueError(
+            f"unknown model type {spec.get('type')!r}; known: {', '.join(sorted(BUILDERS))}"
+        ) from None
+    module, func = target.split(":")
+    builder = getattr(importlib.import_module(module), func)
+    return builder(spec, device=device, precision=precision, cache_dir=cache_dir)
