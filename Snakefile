@@ -1,0 +1,29 @@
+"""clickbench: interactive segmentation benchmarked by simulated clicks.
+
+    snakemake --cores 2                              # the embedded demo (config/config.yaml)
+    snakemake --cores 8 --configfile config/fish.yaml
+    snakemake --profile profiles/slurm --configfile config/fish.yaml
+"""
+
+from snakemake.utils import min_version
+
+min_version("8.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/demo.smk"
+include: "rules/dedup.smk"
+include: "rules/models.smk"
+include: "rules/report.smk"
+
+
+rule all:
+    input:
+        rules.dedup_summary.output,
+        rules.aggregate.output,
+        rules.figures.output,
+        rules.summary.output,
+    default_target: True

@@ -1,0 +1,195 @@
+"""Config validation, dataset discovery and the input functions every stage shares."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+
+from clickbench import config as cbconfig
+from clickbench import datasets as cbdatasets
+from clickbench.errors import BadInputError
+from clickbench.models.registry import HEAVY_TYPES
+
+try:
+    config = cbconfig.validate(config)
+except cbconfig.ConfigError as err:
+    raise WorkflowError(f"invalid configuration:\n{err}") from None
+
+DATASET = config["dataset"]
+LAYOUT = DATASET["layout"]
+R = f"results/{DATASET['name']}"
+LOGS = f"{R}/logs"
+DEMO = DATASET.get("demo")
+METRICS = config.get("metrics", {})
+
+
+# ---------------------------------------------------------------- samples
+def _planned_demo_samples():
+    """The demo's samples before it is generated: its file names follow from config."""
+    from clickbench import demo as cbdemo
+
+    root = Path(DATASET["root"])
+    samples = []
+    for path in cbdemo.planned_files(root, DEMO):
+        p = Path(path)
+        if p.suffix == ".png" and p.parent.parent.parent == root and p.parent.name == p.parent.parent.name:
+            mask = p.parent.parent / f"{p.parent.name} GT" / p.name
+            samples.append(cbdatasets.Sample(p.parent.name, p.stem, p, mask))
+    return sorted(samples, key=lambda s: (s.cls, s.image_id))
+
+
+def _discover():
+    if DEMO is not None and not Path(DATASET["root"]).exists():
+        return _planned_demo_samples()
+    if not Path(DATASET["root"]).exists():
+        raise WorkflowError(
+            f"dataset.root {DATASET['root']!r} does not exist; see config/README.md for how "
+            f"to download the {LAYOUT} dataset"
+        )
+    try:
+        return cbdatasets.discover(DATASET)
+    except BadInputError as err:
+        raise WorkflowError(str(err)) from None
+
+
+SAMPLES = _discover()
+CLASSES = sorted({s.cls for s in SAMPLES})
+SLUG = {c: cbdatasets.slug(c) for c in CLASSES}
+CLASS_OF_SLUG = {v: k for k, v in SLUG.items()}
+BY_SLUG = {SLUG[c]: [s for s in SAMPLES if s.cls == c] for c in CLASSES}
+SAMPLE = {(SLUG[s.cls], s.image_id): s for s in SAMPLES}
+if not SAMPLES:
+    raise WorkflowError(f"dataset.root {DATASET['root']!r}: no images found for layout {LAYOUT!r}")
+
+
+wildcard_constraints:
+    cls="|".join(sorted(BY_SLUG)),
+    image=r"[^/]+",
+
+
+# ---------------------------------------------------------------- models
+def _checkpoint_available(spec):
+    ckpt = spec.get("checkpoint")
+    return ckpt is None or "generate" in ckpt or Path(ckpt["path"]).exists()
+
+
+def _active_models():
+    active, skipped = {}, []
+    for name, spec in config["models"].items():
+        if spec.get("optional") and not _checkpoint_available(spec):
+            skipped.append(name)
+            ckpt = spec["checkpoint"]
+            how = (
+                f"run `snakemake --cores 1 fetch_checkpoints` to download it from {ckpt['url']}"
+                if "url" in ckpt
+                else "place the checkpoint file there"
+            )
+            print(
+                f"clickbench: model {name!r} skipped: checkpoint {ckpt['path']} is absent; {how}",
+                file=sys.stderr,
+            )
+        else:
+            active[name] = spec
+    return active, skipped
+
+
+MODELS, SKIPPED_MODELS = _active_models()
+
+
+def protocols_of(model):
+    """Protocol name -> config block for the protocols `model` runs in (active ones only)."""
+    out = {}
+    for proto, spec in config["protocols"].items():
+        if model not in spec["models"]:
+            continue
+        if proto == "replay" and spec["source"] not in MODELS:
+            continue
+        block = dict(spec)
+        if proto == "noc":
+            block["strategies"] = MODELS[model].get("selection", ["max_score"])
+        out[proto] = block
+    return out
+
+
+def run_outputs(model):
+    return {
+        f"{p}_{ext}": f"{R}/runs/{p}/{model}/{{cls}}/{{image}}.{ext}"
+        for p in protocols_of(model)
+        for ext in ("npz", "tsv")
+    }
+
+
+def is_heavy(model):
+    return MODELS[model]["type"] in HEAVY_TYPES
+
+
+def use_gpu():
+    return config["device"] == "cuda"
+
+
+# ---------------------------------------------------------------- fan-out over dedup
+def selected_images(slug):
+    """Image ids dedup selected for one class (reads the checkpoint's table)."""
+    import csv
+
+    table = checkpoints.dedup.get(cls=slug).output.table
+    with open(table, newline="") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    return sorted(r["image"] for r in rows if r["selected"] == "1" and r["status"] == "ok")
+
+
+def selected_pairs():
+    return [(slug, image) for slug in sorted(BY_SLUG) for image in selected_images(slug)]
+
+
+def per_image_tsvs(wildcards):
+    pairs = selected_pairs()
+    return [
+        f"{R}/runs/{p}/{m}/{slug}/{image}.tsv"
+        for m in MODELS
+        for p in protocols_of(m)
+        for slug, image in pairs
+    ]
+
+
+def per_image_npzs(wildcards):
+    return [t[: -len(".tsv")] + ".npz" for t in per_image_tsvs(wildcards)]
+
+
+def checkpoint_paths():
+    """Unique checkpoint path -> (model type, checkpoint block) for active heavy models."""
+    out = {}
+    for spec in MODELS.values():
+        if "checkpoint" in spec:
+            out.setdefault(spec["checkpoint"]["path"], (spec["type"], spec["checkpoint"]))
+    return out
+
+
+def fetchable_checkpoints():
+    out = {}
+    for spec in config["models"].values():
+        ckpt = spec.get("checkpoint", {})
+        if "url" in ckpt:
+            out.setdefault(ckpt["path"], (spec["type"], ckpt))
+    return out
+
+
+# the fish layout's non-augmented originals (NA_Fish_Dataset) are looked up from the root
+NATIVE_ROOT = DATASET["root"] if LAYOUT == "fish" else None
+
+
+def mem_mb(model):
+    spec = MODELS[model]
+    if spec["type"] == "sam":
+        return {"vit_h": 16000, "vit_l": 12000, "vit_b": 8000}.get(spec.get("variant"), 2000)
+    if spec["type"] == "ritm":
+        return 6000
+    return 1000
+
+
+def runtime_min(model):
+    """Minutes per job (one image), generous for CPU runs."""
+    spec = MODELS[model]
+    if spec["type"] in HEAVY_TYPES:
+        return 10 if use_gpu() else 60
+    return 10

@@ -1,0 +1,17 @@
+"""The embedded demo dataset, generated from config (no download)."""
+
+if DEMO is not None:
+
+    rule demo_dataset:
+        output:
+            [p for p in __import__("clickbench.demo").demo.planned_files(DATASET["root"], DEMO)],
+            manifest=str(Path(DATASET["root"]).parent / "manifest.tsv"),
+        params:
+            root=DATASET["root"],
+            demo=DEMO,
+        log:
+            f"{LOGS}/demo_dataset.log",
+        conda:
+            "../envs/base.yaml"
+        script:
+            "../scripts/demo_dataset.py"

@@ -1,0 +1,112 @@
+"""Per-image rows -> tables, figures, provenance and the summary; all cheap, all local."""
+
+TABLES = ["describe", "per_class", "noc", "miou", "ambiguity", "paired", "multiclick"]
+FIGURES = ["mean_iou_by_species", "miou_curves", "noc_bars", "grid", "ambiguity"]
+
+
+localrules:
+    dedup_summary,
+    aggregate,
+    figures,
+    summary,
+    provenance,
+    fetch_checkpoints,
+
+
+rule aggregate:
+    input:
+        rows=per_image_tsvs,
+    output:
+        per_image=f"{R}/tables/per_image.tsv",
+        **{
+            t: report(
+                f"{R}/tables/{t}.tsv",
+                caption=f"../report/{t}.rst",
+                category="Tables",
+            )
+            for t in TABLES
+        },
+    params:
+        dataset=DATASET["name"],
+        metrics=METRICS,
+        protocols=config["protocols"],
+        models=MODELS,
+    log:
+        f"{LOGS}/aggregate.log",
+    conda:
+        "../envs/base.yaml"
+    script:
+        "../scripts/aggregate.py"
+
+
+rule figures:
+    input:
+        **{t: f"{R}/tables/{t}.tsv" for t in TABLES},
+        per_image=f"{R}/tables/per_image.tsv",
+        traces=per_image_npzs,
+    output:
+        **{
+            f: report(
+                f"{R}/figures/{f}.png",
+                caption=f"../report/{f}.rst",
+                category="Figures",
+            )
+            for f in FIGURES
+        },
+    params:
+        samples=lambda w: [
+            {
+                "cls": SAMPLE[p].cls,
+                "image": SAMPLE[p].image_id,
+                "slug": p[0],
+                "image_path": str(SAMPLE[p].image),
+                "mask_path": str(SAMPLE[p].mask),
+                "layout": LAYOUT,
+            }
+            for p in selected_pairs()
+        ],
+        results=R,
+        metrics=METRICS,
+        protocols=config["protocols"],
+        models=MODELS,
+    log:
+        f"{LOGS}/figures.log",
+    conda:
+        "../envs/base.yaml"
+    script:
+        "../scripts/figures.py"
+
+
+rule provenance:
+    input:
+        checkpoints=list(checkpoint_paths()),
+    output:
+        f"{R}/provenance.yaml",
+    params:
+        config=config,
+        models=MODELS,
+        skipped=SKIPPED_MODELS,
+    log:
+        f"{LOGS}/provenance.log",
+    conda:
+        "../envs/base.yaml"
+    script:
+        "../scripts/provenance.py"
+
+
+rule summary:
+    input:
+        **{t: f"{R}/tables/{t}.tsv" for t in TABLES},
+        dedup=f"{R}/tables/dedup_summary.tsv",
+        provenance=f"{R}/provenance.yaml",
+    output:
+        report(f"{R}/summary.md", caption="../report/summary.rst", category="Summary"),
+    params:
+        dataset=DATASET["name"],
+        metrics=METRICS,
+    log:
+        f"{LOGS}/summary.log",
+    conda:
+        "../envs/base.yaml"
+    script:
+        "../scripts/summary.py"
