@@ -1,0 +1,74 @@
+"""Paired statistics: the bootstrap interval and the Wilcoxon test, degenerate cases included."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from clickbench import stats
+
+
+def test_bootstrap_is_the_explicit_resampling_loop():
+    d = np.array([0.1, -0.2, 0.3, 0.05, 0.12])
+    ci = stats.bootstrap_ci(d, samples=500, seed=3)
+    rng = np.random.default_rng(3)
+    means = []
+    for _ in range(500):
+        idx = rng.integers(0, len(d), size=len(d))
+        means.append(sum(d[i] for i in idx) / len(d))
+    low, high = np.quantile(means, [0.025, 0.975])
+    assert ci.low == pytest.approx(low, abs=1e-12)
+    assert ci.high == pytest.approx(high, abs=1e-12)
+    assert ci.low <= d.mean() <= ci.high
+    assert ci.note == ""
+
+
+def test_bootstrap_is_seeded():
+    d = np.linspace(-1, 2, 17)
+    assert stats.bootstrap_ci(d, 300, seed=1) == stats.bootstrap_ci(d, 300, seed=1)
+    assert stats.bootstrap_ci(d, 300, seed=1) != stats.bootstrap_ci(d, 300, seed=2)
+
+
+def test_bootstrap_level_widens_the_interval():
+    d = np.random.default_rng(0).normal(size=40)
+    narrow = stats.bootstrap_ci(d, 1000, 0, level=0.5)
+    wide = stats.bootstrap_ci(d, 1000, 0, level=0.99)
+    assert wide.low < narrow.low < narrow.high < wide.high
+
+
+@pytest.mark.parametrize("values", [[], [0.3]])
+def test_bootstrap_needs_two_values(values):
+    ci = stats.bootstrap_ci(values)
+    assert math.isnan(ci.low) and math.isnan(ci.high)
+    assert f"n={len(values)}<2" in ci.note
+
+
+def test_bootstrap_of_constant_differences_is_a_point():
+    ci = stats.bootstrap_ci([0.2, 0.2, 0.2], 200, 0)
+    assert ci.low == pytest.approx(0.2) and ci.high == pytest.approx(0.2)
+
+
+def test_wilcoxon_exact_small_sample():
+    # ranks of |d|: 1, 2, 3, 4; one negative (rank 1): W- = 1;
+    # two-sided exact p = 2 * P(W <= 1) = 2 * 2/16 (subsets {} and {1})
+    t = stats.wilcoxon([-0.1, 0.2, 0.3, 0.4])
+    assert t.pvalue == pytest.approx(2 * 2 / 16)
+    assert t.note == ""
+
+
+def test_wilcoxon_agrees_with_scipy():
+    d = np.random.default_rng(5).normal(0.1, 1.0, size=60)
+    assert stats.wilcoxon(d).pvalue == pytest.approx(sps.wilcoxon(d).pvalue)
+
+
+@pytest.mark.parametrize(
+    ("values", "note"),
+    [([], "n=0<2"), ([0.5], "n=1<2"), ([0.0, 0.0, 0.0], "all differences are zero")],
+)
+def test_wilcoxon_degenerate_is_nan_with_a_note(values, note):
+    t = stats.wilcoxon(values)
+    assert math.isnan(t.pvalue)
+    assert note in t.note
