@@ -1,0 +1,738 @@
+"""Aggregation: per-image rows -> the study's tables and the ones it could not compute.
+
+Input is ``per_image.tsv``: the concatenation of every per-image TSV (columns
+:data:`ROW_COLUMNS`, one row per (strategy, click); see docs/internals.md). Every table is a
+pure function of those rows and a :class:`Settings`, returned as a DataFrame with a fixed
+column order and sorted rows; :func:`write_tsv` writes it with ``%.6g`` floats, so two runs
+give the same bytes.
+
+Vocabulary used throughout:
+
+method
+    ``model``, or ``model:strategy`` when the model appears with several selection
+    strategies anywhere in the rows (SAM: ``sam_vit_h:max_score``, ``sam_vit_h:oracle``).
+curve
+    IoU after clicks 1..H of one loop on one image, H = the protocol's ``max_clicks``; a loop
+    stopped early (``target_iou``) has its last IoU carried forward.
+kept IoU
+    The IoU of the mask a user keeps, as the study defined it: in ``noc`` and ``replay`` the
+    loop stops at the first click whose IoU reaches ``metrics.study.target_iou`` or at
+    ``metrics.study.max_clicks`` (or where the loop itself ended), and the mask of that
+    click is kept; in ``first_click`` the one prediction is kept.
+study view
+    One method per model, the study's setting: every non-SAM model in its own ``noc`` loop
+    (RITM as the study ran it; the baselines the same way) and SAM given the first click
+    with ``max_score`` (falling back to its ``noc`` ``max_score`` loop when ``first_click``
+    did not run).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from clickbench import metrics, stats
+
+#: columns of a per-image TSV, in order (docs/internals.md)
+ROW_COLUMNS = [
+    "class",
+    "image",
+    "protocol",
+    "model",
+    "strategy",
+    "click",
+    "iou",
+    "best_iou",
+    "score",
+    "chosen",
+    "best",
+    "positive",
+    "row",
+    "col",
+]
+TEXT_COLUMNS = ["dataset", "class", "image", "protocol", "model", "strategy"]
+INT_COLUMNS = ["click", "chosen", "best", "positive", "row", "col"]
+FLOAT_COLUMNS = ["iou", "best_iou", "score"]
+
+#: the ``class`` label of rows aggregated over every class
+ALL = "(all)"
+#: protocols whose loops have several clicks (curves, NoC, mIoU@k)
+MULTI_CLICK = ("noc", "replay")
+#: the table names :func:`build_tables` returns, in order
+TABLES = ("describe", "per_class", "noc", "miou", "ambiguity", "paired", "multiclick")
+DESCRIBE_STATS = ["count", "mean", "std", "min", "25%", "50%", "75%", "max"]
+
+
+# ---------------------------------------------------------------- settings
+@dataclass(frozen=True)
+class Settings:
+    """What the tables need from the config (see :meth:`from_config`)."""
+
+    thresholds: tuple[float, ...] = (0.85, 0.90)
+    miou_at: tuple[int, ...] = (1, 2, 3, 5, 10)
+    study_target: float = 0.90
+    study_max_clicks: int = 10
+    bootstrap_samples: int = 2000
+    bootstrap_seed: int = 0
+    #: protocol -> the number of clicks its loops run to (curve length)
+    horizons: Mapping[str, int] = field(default_factory=dict)
+    #: model name -> config ``type`` (sam, ritm, grabcut, random_walker)
+    model_types: Mapping[str, str] = field(default_factory=dict)
+    #: the model whose noc clicks ``replay`` feeds to the others
+    replay_source: str | None = None
+
+    @classmethod
+    def from_config(
+        cls,
+        metrics: Mapping | None = None,
+        protocols: Mapping | None = None,
+        models: Mapping | None = None,
+    ) -> Settings:
+        """From the config blocks ``metrics``, ``protocols`` and ``models`` (defaults as the
+        schema's when a key is absent)."""
+        metrics = dict(metrics or {})
+        protocols = dict(protocols or {})
+        study = metrics.get("study") or {}
+        boot = metrics.get("bootstrap") or {}
+        horizons = {"first_click": 1}
+        if "noc" in protocols:
+            horizons["noc"] = int(protocols["noc"].get("max_clicks", 20))
+        if "replay" in protocols:
+            replay = protocols["replay"]
+            horizons["replay"] = int(replay.get("max_clicks") or horizons.get("noc", 20))
+        return cls(
+            thresholds=tuple(float(t) for t in metrics.get("iou_thresholds", (0.85, 0.90))),
+            miou_at=tuple(int(k) for k in metrics.get("miou_at", (1, 2, 3, 5, 10))),
+            study_target=float(study.get("target_iou", 0.90)),
+            study_max_clicks=int(study.get("max_clicks", 10)),
+            bootstrap_samples=int(boot.get("samples", 2000)),
+            bootstrap_seed=int(boot.get("seed", 0)),
+            horizons=horizons,
+            model_types={name: spec["type"] for name, spec in (models or {}).items()},
+            replay_source=(protocols.get("replay") or {}).get("source"),
+        )
+
+    def horizon(self, protocol: str, rows: pd.DataFrame) -> int:
+        """Curve length for ``protocol``: its configured ``max_clicks``, else the longest loop."""
+        if protocol in self.horizons:
+            return int(self.horizons[protocol])
+        clicks = rows.loc[rows["protocol"] == protocol, "click"]
+        return int(clicks.max()) if len(clicks) else 1
+
+    def is_sam(self, model: str) -> bool:
+        return self.model_types.get(model) == "sam"
+
+
+def threshold_label(t: float) -> str:
+    """0.85 -> ``"85"``, 0.875 -> ``"87.5"`` (the NoC@85 convention)."""
+    return f"{t * 100:.6g}"
+
+
+# ---------------------------------------------------------------- reading and writing
+def empty_rows(with_dataset: bool = True) -> pd.DataFrame:
+    cols = (["dataset"] if with_dataset else []) + ROW_COLUMNS
+    return _typed(pd.DataFrame({c: [] for c in cols}))
+
+
+def _typed(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.copy()
+    for c in TEXT_COLUMNS:
+        if c in df:
+            df[c] = df[c].astype(object).map(str) if len(df) else df[c].astype(object)
+    for c in INT_COLUMNS:
+        if c in df:
+            df[c] = pd.to_numeric(df[c]).astype(np.int64)
+    for c in FLOAT_COLUMNS:
+        if c in df:
+            df[c] = pd.to_numeric(df[c]).astype(np.float64)
+    return df
+
+
+def sort_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    keys = [
+        c
+        for c in ["dataset", "class", "image", "protocol", "model", "strategy", "click"]
+        if c in rows
+    ]
+    return rows.sort_values(keys, kind="mergesort").reset_index(drop=True)
+
+
+def read_rows(paths: Iterable[str | Path], dataset: str) -> pd.DataFrame:
+    """Concatenate per-image TSVs into ``per_image`` rows (a leading ``dataset`` column).
+
+    Text columns are read as text (image ids keep their leading zeros, no value is taken
+    for NaN); a header-only file contributes nothing; a file with other columns is an error.
+    """
+    frames = []
+    for path in paths:
+        df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+        if list(df.columns) != ROW_COLUMNS:
+            raise ValueError(
+                f"{path}: columns {list(df.columns)} differ from the per-image TSV contract "
+                f"{ROW_COLUMNS}"
+            )
+        if len(df):
+            frames.append(df)
+    if not frames:
+        return empty_rows()
+    rows = pd.concat(frames, ignore_index=True)
+    rows.insert(0, "dataset", dataset)
+    return sort_rows(_typed(rows))
+
+
+def load_per_image(path: str | Path) -> pd.DataFrame:
+    """Read a ``per_image.tsv`` written by :func:`write_tsv`."""
+    df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    return _typed(df)
+
+
+def format_table(df: pd.DataFrame) -> str:
+    """The TSV text of ``df``: ``%.6g`` floats, ``NA`` for missing values, ``\\n`` line ends."""
+    return df.to_csv(sep="\t", index=False, float_format="%.6g", na_rep="NA", lineterminator="\n")
+
+
+def write_tsv(df: pd.DataFrame, path: str | Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(format_table(df))
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read back any table of this module (text columns stay text)."""
+    df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    for c in df.columns:
+        if c in ("class", "image", "protocol", "method", "model", "strategy", "comparison"):
+            continue
+        if c in ("kept", "a", "b", "note", "dataset"):
+            continue
+        df[c] = pd.to_numeric(df[c].replace({"NA": np.nan}))
+    return df
+
+
+# ---------------------------------------------------------------- methods and curves
+def method_names(rows: pd.DataFrame) -> dict[tuple[str, str], str]:
+    """(model, strategy) -> method label: ``model`` or ``model:strategy`` when the model has
+    several strategies anywhere in ``rows``."""
+    pairs = rows[["model", "strategy"]].drop_duplicates()
+    n_strategies = pairs.groupby("model")["strategy"].nunique()
+    return {
+        (m, s): (m if n_strategies[m] == 1 else f"{m}:{s}")
+        for m, s in pairs.itertuples(index=False)
+    }
+
+
+def with_methods(rows: pd.DataFrame) -> pd.DataFrame:
+    names = method_names(rows)
+    rows = rows.copy()
+    rows["method"] = [names[(m, s)] for m, s in zip(rows["model"], rows["strategy"], strict=True)]
+    return rows
+
+
+@dataclass
+class Curves:
+    """The IoU curves of one (protocol, method): ``keys`` (class, image) rows aligned with
+    ``ious`` ``(n_images, horizon)`` (carried forward) and ``clicks`` (n_images,) the number
+    of clicks the loop actually ran."""
+
+    protocol: str
+    method: str
+    model: str
+    strategy: str
+    keys: pd.DataFrame
+    ious: np.ndarray
+    clicks: np.ndarray
+
+
+def curves(rows: pd.DataFrame, settings: Settings, protocols=MULTI_CLICK) -> list[Curves]:
+    """Every loop's IoU curve, grouped by (protocol, method), sorted by protocol, method."""
+    rows = rows if "method" in rows else with_methods(rows)
+    out = []
+    for protocol in sorted(set(rows["protocol"]) & set(protocols)):
+        sub = rows[rows["protocol"] == protocol]
+        horizon = settings.horizon(protocol, rows)
+        for method in sorted(set(sub["method"])):
+            msub = sub[sub["method"] == method].sort_values(
+                ["class", "image", "click"], kind="mergesort"
+            )
+            keys, ious, clicks = [], [], []
+            for (cls, image), loop in msub.groupby(["class", "image"], sort=True):
+                curve = loop["iou"].to_numpy(dtype=np.float64)
+                expected = np.arange(1, len(curve) + 1)
+                if not np.array_equal(loop["click"].to_numpy(), expected):
+                    raise ValueError(
+                        f"{protocol}/{method} {cls}/{image}: clicks {loop['click'].tolist()} "
+                        "are not 1..K"
+                    )
+                n = min(len(curve), horizon)
+                full = np.empty(horizon)
+                full[:n] = curve[:n]
+                full[n:] = curve[n - 1]
+                keys.append((cls, image))
+                ious.append(full)
+                clicks.append(n)
+            first = msub.iloc[0]
+            out.append(
+                Curves(
+                    protocol,
+                    method,
+                    first["model"],
+                    first["strategy"],
+                    pd.DataFrame(keys, columns=["class", "image"]),
+                    np.asarray(ious).reshape(len(keys), horizon),
+                    np.asarray(clicks, dtype=np.int64),
+                )
+            )
+    return out
+
+
+# ---------------------------------------------------------------- metrics on curves
+def study_step(curve: np.ndarray, n_clicks: int, target: float, max_clicks: int) -> int:
+    """The click (1-based) whose mask the study keeps: the first reaching ``target``, else the
+    last of ``min(n_clicks, max_clicks)``."""
+    last = max(1, min(int(n_clicks), int(max_clicks)))
+    reached = np.flatnonzero(np.asarray(curve[:last]) >= target)
+    return int(reached[0]) + 1 if reached.size else last
+
+
+# ---------------------------------------------------------------- kept IoU
+def study_view(rows: pd.DataFrame, settings: Settings) -> set[tuple[str, str]]:
+    """The (protocol, method) pairs of the study view (see the module docstring)."""
+    rows = rows if "method" in rows else with_methods(rows)
+    present = rows[["protocol", "model", "strategy", "method"]].drop_duplicates()
+    out = set()
+    for model in sorted(set(present["model"])):
+        mine = present[present["model"] == model]
+
+        def pick(protocol, mine=mine):
+            sub = mine[mine["protocol"] == protocol]
+            if not len(sub):
+                return None
+            chosen = sub[sub["strategy"] == "max_score"]
+            row = (chosen if len(chosen) else sub.sort_values("strategy")).iloc[0]
+            return (protocol, row["method"])
+
+        is_sam = settings.is_sam(model) or (
+            model not in settings.model_types and "first_click" in set(mine["protocol"])
+        )
+        choice = (pick("first_click") or pick("noc")) if is_sam else pick("noc")
+        if choice is not None:
+            out.add(choice)
+    return out
+
+
+KEPT_COLUMNS = [
+    "class",
+    "image",
+    "protocol",
+    "model",
+    "strategy",
+    "method",
+    "clicks",
+    "iou",
+    "best_iou",
+]
+
+
+def kept(rows: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """Per image and (protocol, method), the kept mask's click and IoU (and ``best_iou`` at
+    that click). Sorted by protocol, method, class, image."""
+    rows = rows if "method" in rows else with_methods(rows)
+    if not len(rows):
+        return pd.DataFrame({c: [] for c in KEPT_COLUMNS})
+    rows = rows.sort_values(["protocol", "method", "class", "image", "click"], kind="mergesort")
+    records = []
+    for (protocol, method, cls, image), loop in rows.groupby(
+        ["protocol", "method", "class", "image"], sort=True
+    ):
+        curve = loop["iou"].to_numpy(dtype=np.float64)
+        if protocol in MULTI_CLICK:
+            k = study_step(curve, len(curve), settings.study_target, settings.study_max_clicks)
+        else:
+            k = 1
+        row = loop.iloc[k - 1]
+        records.append(
+            (
+                cls,
+                image,
+                protocol,
+                row["model"],
+                row["strategy"],
+                method,
+                k,
+                row["iou"],
+                row["best_iou"],
+            )
+        )
+    df = pd.DataFrame.from_records(records, columns=KEPT_COLUMNS)
+    df["clicks"] = df["clicks"].astype(np.int64)
+    return df
+
+
+def kept_rule(protocol: str, settings: Settings) -> str:
+    if protocol in MULTI_CLICK:
+        return (
+            f"first click reaching IoU {settings.study_target:g}, "
+            f"at most {settings.study_max_clicks} clicks"
+        )
+    return "the one click"
+
+
+# ---------------------------------------------------------------- the tables
+DESCRIBE_COLUMNS = ["protocol", "method", "study", "kept"] + DESCRIBE_STATS
+
+
+def describe_table(rows: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """pandas ``describe()`` of the kept IoU over every image, per (protocol, method).
+
+    ``study`` is 1 for the study view's methods; those rows come first, then protocol,
+    method order."""
+    rows = with_methods(rows)
+    k = kept(rows, settings)
+    view = study_view(rows, settings)
+    records = []
+    for (protocol, method), sub in k.groupby(["protocol", "method"], sort=True):
+        d = metrics.describe(sub["iou"])
+        records.append(
+            [protocol, method, int((protocol, method) in view), kept_rule(protocol, settings)]
+            + [float(d[s]) for s in DESCRIBE_STATS]
+        )
+    df = pd.DataFrame.from_records(records, columns=DESCRIBE_COLUMNS)
+    if len(df):
+        df["count"] = df["count"].astype(np.int64)
+        df = df.sort_values(
+            ["study", "protocol", "method"], ascending=[False, True, True], kind="mergesort"
+        )
+    return df.reset_index(drop=True)
+
+
+PER_CLASS_COLUMNS = ["class", "protocol", "method", "study", "n", "mean_iou"]
+
+
+def per_class_table(rows: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """Mean kept IoU per class and (protocol, method), sorted by class, protocol, method."""
+    rows = with_methods(rows)
+    k = kept(rows, settings)
+    view = study_view(rows, settings)
+    records = [
+        (cls, protocol, method, int((protocol, method) in view), len(sub), float(sub["iou"].mean()))
+        for (cls, protocol, method), sub in k.groupby(["class", "protocol", "method"], sort=True)
+    ]
+    return pd.DataFrame.from_records(records, columns=PER_CLASS_COLUMNS)
+
+
+def _by_class(c: Curves) -> list[tuple[str, np.ndarray]]:
+    """(class label, row selector) for the overall rows then each class."""
+    classes = c.keys["class"].to_numpy()
+    out = [(ALL, np.ones(len(classes), dtype=bool))]
+    out += [(cls, classes == cls) for cls in sorted(set(classes))]
+    return out
+
+
+def noc_columns(settings: Settings) -> list[str]:
+    labels = [threshold_label(t) for t in settings.thresholds]
+    return [f"noc@{lab}" for lab in labels] + [f"nof@{lab}" for lab in labels]
+
+
+def miou_columns(settings: Settings) -> list[str]:
+    return [f"miou@{k}" for k in settings.miou_at]
+
+
+def _noc_values(ious: np.ndarray, settings: Settings) -> list[float]:
+    """NoC@t then NoF@t (strict: never reaching t) over the rows of ``ious`` (n, horizon)."""
+    horizon = ious.shape[1]
+    nocs = [metrics.noc(list(ious), t, horizon) for t in settings.thresholds]
+    nofs = [metrics.nof(list(ious), t, horizon) for t in settings.thresholds]
+    return nocs + nofs
+
+
+def _miou_values(ious: np.ndarray, settings: Settings) -> list[float]:
+    horizon = ious.shape[1]
+    return [
+        float(ious[:, k - 1].mean()) if k <= horizon and len(ious) else np.nan
+        for k in settings.miou_at
+    ]
+
+
+def noc_table(rows: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """NoC@t (mean clicks to reach IoU t, the horizon when never) and NoF@t (images never
+    reaching t) per method of the ``noc`` protocol, overall (``(all)``) and per class."""
+    cols = ["protocol", "method", "class", "n", "max_clicks"] + noc_columns(settings)
+    records = []
+    for c in curves(with_methods(rows), settings, protocols=("noc",)):
+        for cls, sel in _by_class(c):
+            ious = c.ious[sel]
+            records.append(
+                [c.protocol, c.method, cls, len(ious), c.ious.shape[1]]
+                + _noc_values(ious, settings)
+            )
+    df = pd.DataFrame.from_records(records, columns=cols)
+    for col in ["n", "max_clicks"] + [x for x in cols if x.startswith("nof@")]:
+        df[col] = df[col].astype(np.int64)
+    return df
+
+
+def miou_table(rows: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """mIoU after k clicks (``metrics.miou_at``) per method of ``noc`` and ``replay``, overall
+    and per class; NA where k exceeds the protocol's ``max_clicks``."""
+    cols = ["protocol", "method", "class", "n"] + miou_columns(settings)
+    records = []
+    for c in curves(with_methods(rows), settings):
+        for cls, sel in _by_class(c):
+            records.append(
+                [c.protocol, c.method, cls, int(sel.sum())] + _miou_values(c.ious[sel], settings)
+            )
+    df = pd.DataFrame.from_records(records, columns=cols)
+    df["n"] = df["n"].astype(np.int64)
+    return df
+
+
+def curve_table(rows: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """Mean IoU after every click 1..H per (protocol, method), over all images (the curves
+    figure)."""
+    records = []
+    for c in curves(with_methods(rows), settings):
+        for k in range(c.ious.shape[1]):
+            records.append(
+                (
+                    c.protocol,
+                    c.method,
+                    c.model,
+                    c.strategy,
+                    k + 1,
+                    len(c.ious),
+                    float(c.ious[:, k].mean()),
+                )
+            )
+    cols = ["protocol", "method", "model", "strategy", "click", "n", "miou"]
+    return pd.DataFrame.from_records(records, columns=cols)
+
+
+AMBIGUITY_COLUMNS = [
+    "protocol",
+    "model",
+    "class",
+    "images",
+    "steps",
+    "max_score",
+    "oracle",
+    "gap",
+    "not_best_images",
+    "not_best_steps",
+]
+
+
+def ambiguity_table(rows: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """SAM's ambiguity gap in ``first_click`` and ``replay``, from the ``max_score`` rows of one
+    loop: ``iou`` is the mask max_score keeps, ``best_iou`` the best of the multimask
+    candidates (the oracle) at the same click.
+
+    Per image the step is the kept one (first_click: click 1; replay: the study's stopping
+    rule on max_score's curve). ``max_score``/``oracle`` are mean IoU over images, ``gap`` their
+    difference, ``not_best_images`` the fraction of images whose kept step's choice is worse
+    than the best candidate (``iou < best_iou``; a tie is not a miss), ``not_best_steps`` the
+    same over every click step of every image."""
+    sub = rows[rows["protocol"].isin(["first_click", "replay"]) & (rows["strategy"] == "max_score")]
+    if not len(sub):
+        return pd.DataFrame({c: [] for c in AMBIGUITY_COLUMNS})
+    k = kept(sub, settings)
+    records = []
+    for (protocol, model), ksub in k.groupby(["protocol", "model"], sort=True):
+        steps = sub[(sub["protocol"] == protocol) & (sub["model"] == model)]
+        groups = [(ALL, ksub, steps)] + [
+            (cls, ksub[ksub["class"] == cls], steps[steps["class"] == cls])
+            for cls in sorted(set(ksub["class"]))
+        ]
+        for cls, kk, ss in groups:
+            ms, orc = float(kk["iou"].mean()), float(kk["best_iou"].mean())
+            records.append(
+                (
+                    protocol,
+                    model,
+                    cls,
+                    len(kk),
+                    len(ss),
+                    ms,
+                    orc,
+                    orc - ms,
+                    float((kk["iou"] < kk["best_iou"]).mean()),
+                    float((ss["iou"] < ss["best_iou"]).mean()),
+                )
+            )
+    return pd.DataFrame.from_records(records, columns=AMBIGUITY_COLUMNS)
+
+
+PAIRED_COLUMNS = [
+    "comparison",
+    "a",
+    "b",
+    "class",
+    "n",
+    "mean_a",
+    "mean_b",
+    "mean_diff",
+    "ci_low",
+    "ci_high",
+    "wilcoxon_p",
+    "note",
+]
+
+
+def comparisons(
+    rows: pd.DataFrame, settings: Settings
+) -> list[tuple[str, tuple[str, str], tuple[str, str]]]:
+    """The paired comparisons that exist in ``rows``: (name, (protocol, method) a, b).
+
+    - ``study``: each RITM model's study-view IoU vs each SAM model's (the study's question);
+    - ``oracle_vs_max_score``: SAM's oracle vs max_score on the first click (the ambiguity gap);
+    - ``same_clicks``: RITM in its own loop vs SAM replaying RITM's clicks (max_score), both
+      under the study's stopping rule.
+    """
+    rows = rows if "method" in rows else with_methods(rows)
+    names = method_names(rows)
+    present = set(zip(rows["protocol"], rows["model"], rows["strategy"], strict=True))
+    view = study_view(rows, settings)
+    view_of = {}
+    for protocol, method in view:
+        model = method.split(":")[0]
+        view_of[model] = (protocol, method)
+    models = sorted({m for _, m, _ in present})
+    ritm = [m for m in models if settings.model_types.get(m) == "ritm" and m in view_of]
+    sam = [m for m in models if settings.model_types.get(m) == "sam"]
+    out = []
+    for r in ritm:
+        for s in sam:
+            if s in view_of:
+                out.append(("study", view_of[r], view_of[s]))
+    for s in sam:
+        if {("first_click", s, "oracle"), ("first_click", s, "max_score")} <= present:
+            out.append(
+                (
+                    "oracle_vs_max_score",
+                    ("first_click", names[(s, "oracle")]),
+                    ("first_click", names[(s, "max_score")]),
+                )
+            )
+    for r in ritm:
+        for s in sam:
+            if ("replay", s, "max_score") in present:
+                out.append(
+                    ("same_clicks", ("noc", view_of[r][1]), ("replay", names[(s, "max_score")]))
+                )
+    return out
+
+
+def paired(a: pd.Series, b: pd.Series, settings: Settings) -> dict:
+    """Mean difference ``a - b`` on the images both have, its bootstrap interval and the
+    Wilcoxon p-value. ``a``/``b`` are IoU indexed by (class, image)."""
+    both = pd.concat({"a": a, "b": b}, axis=1, join="inner").dropna().sort_index()
+    d = (both["a"] - both["b"]).to_numpy(dtype=np.float64)
+    ci = stats.bootstrap_ci(d, settings.bootstrap_samples, settings.bootstrap_seed)
+    test = stats.wilcoxon(d)
+    note = "; ".join(x for x in (ci.note, test.note) if x)
+    return {
+        "n": len(d),
+        "mean_a": float(both["a"].mean()) if len(d) else np.nan,
+        "mean_b": float(both["b"].mean()) if len(d) else np.nan,
+        "mean_diff": float(d.mean()) if len(d) else np.nan,
+        "ci_low": ci.low,
+        "ci_high": ci.high,
+        "wilcoxon_p": test.pvalue,
+        "note": note,
+    }
+
+
+def paired_table(rows: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """Paired comparisons (see :func:`comparisons`) overall and per class: ``mean_diff`` is
+    the mean over images of ``IoU_a - IoU_b``."""
+    rows = with_methods(rows)
+    k = kept(rows, settings)
+    records = []
+    for name, a, b in comparisons(rows, settings):
+        ka = k[(k["protocol"] == a[0]) & (k["method"] == a[1])].set_index(["class", "image"])["iou"]
+        kb = k[(k["protocol"] == b[0]) & (k["method"] == b[1])].set_index(["class", "image"])["iou"]
+        classes = sorted(set(ka.index.get_level_values(0)) | set(kb.index.get_level_values(0)))
+        for cls in [ALL, *classes]:
+            sa = ka if cls == ALL else ka[ka.index.get_level_values(0) == cls]
+            sb = kb if cls == ALL else kb[kb.index.get_level_values(0) == cls]
+            records.append(
+                {
+                    "comparison": name,
+                    "a": "/".join(a),
+                    "b": "/".join(b),
+                    "class": cls,
+                    **paired(sa, sb, settings),
+                }
+            )
+    df = pd.DataFrame.from_records(records, columns=PAIRED_COLUMNS)
+    df["n"] = df["n"].astype(np.int64)
+    return df
+
+
+def multiclick_table(rows: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """Multi-click SAM over all images: every SAM method in ``replay`` (RITM's clicks) and in
+    its own ``noc`` loop (one row per selection strategy), with the replay source's own noc
+    loop as the reference row: mIoU@k, NoC@t and NoF@t."""
+    cols = (
+        ["protocol", "method", "n", "max_clicks"] + miou_columns(settings) + noc_columns(settings)
+    )
+    records = []
+    for c in curves(with_methods(rows), settings):
+        reference = c.protocol == "noc" and c.model == settings.replay_source
+        if not (settings.is_sam(c.model) or reference):
+            continue
+        records.append(
+            [c.protocol, c.method, len(c.ious), c.ious.shape[1]]
+            + _miou_values(c.ious, settings)
+            + _noc_values(c.ious, settings)
+        )
+    df = pd.DataFrame.from_records(records, columns=cols)
+    for col in ["n", "max_clicks"] + [x for x in cols if x.startswith("nof@")]:
+        df[col] = df[col].astype(np.int64)
+    return df
+
+
+def build_tables(rows: pd.DataFrame, settings: Settings) -> dict[str, pd.DataFrame]:
+    """Every table of :data:`TABLES` from ``per_image`` rows (any subset of protocols and
+    models, including none: then every table is header-only)."""
+    rows = rows.drop(columns=["dataset"], errors="ignore")
+    return {
+        "describe": describe_table(rows, settings),
+        "per_class": per_class_table(rows, settings),
+        "noc": noc_table(rows, settings),
+        "miou": miou_table(rows, settings),
+        "ambiguity": ambiguity_table(rows, settings),
+        "paired": paired_table(rows, settings),
+        "multiclick": multiclick_table(rows, settings),
+    }
+
+
+def write_tables(tables: Mapping[str, pd.DataFrame], paths: Mapping[str, str | Path]) -> None:
+    for name, path in paths.items():
+        write_tsv(tables[name], path)
+
+
+__all__ = [
+    "ALL",
+    "Curves",
+    "ROW_COLUMNS",
+    "Settings",
+    "TABLES",
+    "build_tables",
+    "comparisons",
+    "curve_table",
+    "curves",
+    "format_table",
+    "kept",
+    "load_per_image",
+    "paired",
+    "read_rows",
+    "read_table",
+    "study_step",
+    "study_view",
+    "write_tables",
+    "write_tsv",
+]

@@ -1,0 +1,494 @@
+"""Aggregation checked against numbers worked out by hand.
+
+The data: 2 species x 3 images. RITM runs its own ``noc`` loop (max 5 clicks, some loops
+stopped early at 0.90); SAM gets the first click with 3 candidate masks, re-scored by
+``max_score`` and ``oracle``. The study's rule keeps RITM's mask at the first click reaching
+0.90, at most ``study.max_clicks`` (4 here, so that the cap is exercised) clicks.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clickbench import tables
+
+HM, GB = "Hourse Mackerel", "Gilt-Head Bream"  # spelling kept, as in the Kaggle folders
+
+#: RITM's IoU after each click; loops that reached 0.90 stopped there (target_iou 0.90)
+RITM = {
+    (HM, "00001"): [0.50, 0.80, 0.95],
+    (HM, "00021"): [0.92],
+    (HM, "00041"): [0.30, 0.50, 0.60, 0.70, 0.88],
+    (GB, "00001"): [0.60, 0.85, 0.89, 0.91],
+    (GB, "00021"): [0.40, 0.70, 0.86, 0.87, 0.89],
+    (GB, "00041"): [0.95],
+}
+#: SAM on the first click: (true IoU, predicted IoU) of its three multimask candidates
+SAM = {
+    (HM, "00001"): ([0.95, 0.60, 0.20], [0.90, 0.95, 0.80]),  # picks 1 (0.60), best 0
+    (HM, "00021"): ([0.85, 0.90, 0.40], [0.99, 0.80, 0.70]),  # picks 0 (0.85), best 1
+    (HM, "00041"): ([0.70, 0.75, 0.10], [0.70, 0.90, 0.95]),  # picks 2 (0.10): whole image
+    (GB, "00001"): ([0.93, 0.50, 0.30], [0.97, 0.90, 0.60]),  # picks 0 = best
+    (GB, "00021"): ([0.88, 0.88, 0.20], [0.80, 0.85, 0.60]),  # picks 1, ties best 0: no miss
+    (GB, "00041"): ([0.40, 0.96, 0.92], [0.91, 0.90, 0.85]),  # picks 0 (0.40), best 1
+}
+
+MODELS = {"ritm": {"type": "ritm"}, "sam": {"type": "sam"}}
+PROTOCOLS = {
+    "noc": {"models": ["ritm"], "max_clicks": 5, "target_iou": 0.9},
+    "first_click": {"models": ["sam"]},
+}
+METRICS = {
+    "iou_thresholds": [0.85, 0.90],
+    "miou_at": [1, 2, 3, 5, 10],
+    "study": {"target_iou": 0.90, "max_clicks": 4},
+    "bootstrap": {"samples": 1000, "seed": 7},
+}
+
+
+def settings():
+    return tables.Settings.from_config(METRICS, PROTOCOLS, MODELS)
+
+
+def ritm_rows(cls, image, curve, model="ritm", protocol="noc"):
+    return [
+        dict(
+            zip(
+                tables.ROW_COLUMNS,
+                [
+                    cls,
+                    image,
+                    protocol,
+                    model,
+                    "max_score",
+                    k + 1,
+                    iou,
+                    iou,
+                    1.0,
+                    0,
+                    0,
+                    1,
+                    10 + k,
+                    20 + k,
+                ],
+                strict=True,
+            )
+        )
+        for k, iou in enumerate(curve)
+    ]
+
+
+def sam_rows(cls, image, ious, scores, model="sam"):
+    ious, scores = np.asarray(ious), np.asarray(scores)
+    best = int(np.argmax(ious))
+    rows = []
+    for strategy, chosen in (("max_score", int(np.argmax(scores))), ("oracle", best)):
+        values = [cls, image, "first_click", model, strategy, 1, ious[chosen], ious[best]]
+        values += [scores[chosen], chosen, best, 1, 10, 20]
+        rows.append(dict(zip(tables.ROW_COLUMNS, values, strict=True)))
+    return rows
+
+
+def study_rows():
+    rows = []
+    for (cls, image), curve in RITM.items():
+        rows += ritm_rows(cls, image, curve)
+    for (cls, image), (ious, scores) in SAM.items():
+        rows += sam_rows(cls, image, ious, scores)
+    return rows
+
+
+def write_per_image(tmp_path, rows):
+    """One TSV per (protocol, model, image), as scripts/run_model.py writes them."""
+    df = pd.DataFrame(rows, columns=tables.ROW_COLUMNS)
+    paths = []
+    for (protocol, model, cls, image), sub in df.groupby(["protocol", "model", "class", "image"]):
+        path = tmp_path / "runs" / protocol / model / cls.replace(" ", "_") / f"{image}.tsv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(tables.format_table(sub))
+        paths.append(path)
+    return sorted(paths, reverse=True)  # order of inputs must not matter
+
+
+@pytest.fixture
+def per_image(tmp_path):
+    return tables.read_rows(write_per_image(tmp_path, study_rows()), "fish")
+
+
+@pytest.fixture
+def built(per_image):
+    return tables.build_tables(per_image, settings())
+
+
+def row(df, **where):
+    sel = np.ones(len(df), dtype=bool)
+    for key, value in where.items():
+        sel &= df[key].to_numpy() == value
+    assert sel.sum() == 1, (where, df)
+    return df[sel].iloc[0]
+
+
+def sample_std(values):
+    mean = sum(values) / len(values)
+    return math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+# ---------------------------------------------------------------- reading
+def test_read_rows_keeps_text_and_sorts(per_image):
+    assert list(per_image.columns) == ["dataset"] + tables.ROW_COLUMNS
+    assert set(per_image["image"]) == {"00001", "00021", "00041"}  # leading zeros kept
+    assert set(per_image["class"]) == {HM, GB}
+    assert len(per_image) == sum(len(c) for c in RITM.values()) + 2 * len(SAM)
+    keys = per_image[["class", "image", "protocol", "model", "strategy", "click"]]
+    assert keys.equals(keys.sort_values(list(keys.columns)).reset_index(drop=True))
+
+
+def test_read_rows_rejects_other_columns(tmp_path):
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("class\timage\tiou\nA\t1\t0.5\n")
+    with pytest.raises(ValueError, match="contract"):
+        tables.read_rows([bad], "x")
+
+
+# ---------------------------------------------------------------- kept IoU (the study's rule)
+def test_kept_iou_follows_the_study_rule(per_image):
+    k = tables.kept(per_image.drop(columns="dataset"), settings())
+    ritm = k[k["protocol"] == "noc"].set_index(["class", "image"])
+    # first click reaching 0.90, else click min(loop length, study max 4)
+    assert ritm.loc[(HM, "00001"), ["clicks", "iou"]].tolist() == [3, 0.95]
+    assert ritm.loc[(HM, "00021"), ["clicks", "iou"]].tolist() == [1, 0.92]
+    assert ritm.loc[(HM, "00041"), ["clicks", "iou"]].tolist() == [4, 0.70]  # capped at 4
+    assert ritm.loc[(GB, "00001"), ["clicks", "iou"]].tolist() == [4, 0.91]
+    assert ritm.loc[(GB, "00021"), ["clicks", "iou"]].tolist() == [4, 0.87]
+    assert ritm.loc[(GB, "00041"), ["clicks", "iou"]].tolist() == [1, 0.95]
+
+
+# ---------------------------------------------------------------- describe
+RITM_KEPT = [0.95, 0.92, 0.70, 0.91, 0.87, 0.95]  # HM 1..3, GB 1..3
+SAM_MAX_SCORE = [0.60, 0.85, 0.10, 0.93, 0.88, 0.40]
+SAM_ORACLE = [0.95, 0.90, 0.75, 0.93, 0.88, 0.96]
+
+
+def test_describe_every_number(built):
+    d = built["describe"]
+    assert list(d.columns) == ["protocol", "method", "study", "kept"] + tables.DESCRIBE_STATS
+    # the study's two rows first, then the rest
+    assert d[["protocol", "method", "study"]].values.tolist() == [
+        ["first_click", "sam:max_score", 1],
+        ["noc", "ritm", 1],
+        ["first_click", "sam:oracle", 0],
+    ]
+    # RITM sorted: 0.70 0.87 0.91 0.92 0.95 0.95; quartile positions (n-1)q = 1.25, 2.5, 3.75
+    expected = {
+        ("noc", "ritm"): {
+            "count": 6,
+            "mean": (0.95 + 0.92 + 0.70 + 0.91 + 0.87 + 0.95) / 6,  # 0.883333
+            "std": sample_std(RITM_KEPT),  # sqrt(0.0447333 / 5) = 0.0945868
+            "min": 0.70,
+            "25%": 0.87 + 0.25 * (0.91 - 0.87),  # 0.88
+            "50%": (0.91 + 0.92) / 2,  # 0.915
+            "75%": 0.92 + 0.75 * (0.95 - 0.92),  # 0.9425
+            "max": 0.95,
+        },
+        # SAM max_score sorted: 0.10 0.40 0.60 0.85 0.88 0.93
+        ("first_click", "sam:max_score"): {
+            "count": 6,
+            "mean": (0.60 + 0.85 + 0.10 + 0.93 + 0.88 + 0.40) / 6,  # 0.626667
+            "std": sample_std(SAM_MAX_SCORE),
+            "min": 0.10,
+            "25%": 0.40 + 0.25 * (0.60 - 0.40),  # 0.45
+            "50%": (0.60 + 0.85) / 2,  # 0.725
+            "75%": 0.85 + 0.75 * (0.88 - 0.85),  # 0.8725
+            "max": 0.93,
+        },
+        # oracle sorted: 0.75 0.88 0.90 0.93 0.95 0.96
+        ("first_click", "sam:oracle"): {
+            "count": 6,
+            "mean": (0.95 + 0.90 + 0.75 + 0.93 + 0.88 + 0.96) / 6,  # 0.895
+            "std": sample_std(SAM_ORACLE),
+            "min": 0.75,
+            "25%": 0.88 + 0.25 * (0.90 - 0.88),  # 0.885
+            "50%": (0.90 + 0.93) / 2,  # 0.915
+            "75%": 0.93 + 0.75 * (0.95 - 0.93),  # 0.945
+            "max": 0.96,
+        },
+    }
+    # squared deviations from 0.883333: 2 x 0.066667^2 + 0.036667^2 + 0.183333^2 + 0.026667^2
+    # + 0.013333^2 = 0.0088889 + 0.0013444 + 0.0336111 + 0.0007111 + 0.0001778 = 0.0447333
+    assert expected[("noc", "ritm")]["std"] == pytest.approx(math.sqrt(0.0447333333 / 5))
+    for (protocol, method), stats_ in expected.items():
+        got = row(d, protocol=protocol, method=method)
+        for key, value in stats_.items():
+            assert got[key] == pytest.approx(value, abs=1e-12), (protocol, method, key)
+    assert row(d, method="ritm")["kept"] == "first click reaching IoU 0.9, at most 4 clicks"
+
+
+def test_describe_matches_pandas(built, per_image):
+    k = tables.kept(per_image.drop(columns="dataset"), settings())
+    for (protocol, method), sub in k.groupby(["protocol", "method"]):
+        ref = sub["iou"].describe()
+        got = row(built["describe"], protocol=protocol, method=method)
+        for key in tables.DESCRIBE_STATS:
+            assert got[key] == pytest.approx(ref[key], abs=1e-12)
+
+
+# ---------------------------------------------------------------- per species
+def test_per_class_means(built):
+    pc = built["per_class"]
+    assert list(pc.columns) == ["class", "protocol", "method", "study", "n", "mean_iou"]
+    expected = {
+        (HM, "ritm"): (0.95 + 0.92 + 0.70) / 3,  # 0.856667
+        (GB, "ritm"): (0.91 + 0.87 + 0.95) / 3,  # 0.91
+        (HM, "sam:max_score"): (0.60 + 0.85 + 0.10) / 3,  # 0.516667
+        (GB, "sam:max_score"): (0.93 + 0.88 + 0.40) / 3,  # 0.736667
+        (HM, "sam:oracle"): (0.95 + 0.90 + 0.75) / 3,  # 0.866667
+        (GB, "sam:oracle"): (0.93 + 0.88 + 0.96) / 3,  # 0.923333
+    }
+    assert len(pc) == len(expected)
+    for (cls, method), mean in expected.items():
+        got = row(pc, **{"class": cls, "method": method})
+        assert got["mean_iou"] == pytest.approx(mean, abs=1e-12)
+        assert got["n"] == 3
+    # sorted by class: "Gilt-Head Bream" < "Hourse Mackerel"
+    assert pc["class"].tolist() == [GB] * 3 + [HM] * 3
+
+
+# ---------------------------------------------------------------- ambiguity gap
+def test_ambiguity_gap(built):
+    amb = built["ambiguity"]
+    assert amb["class"].tolist() == [tables.ALL, GB, HM]
+    overall = row(amb, **{"class": tables.ALL})
+    assert overall["images"] == 6 and overall["steps"] == 6
+    assert overall["max_score"] == pytest.approx(sum(SAM_MAX_SCORE) / 6, abs=1e-12)  # 0.626667
+    assert overall["oracle"] == pytest.approx(sum(SAM_ORACLE) / 6, abs=1e-12)  # 0.895
+    assert overall["gap"] == pytest.approx((5.37 - 3.76) / 6, abs=1e-12)  # 0.268333
+    # misses: HM all three; GB only 00041 (00021 is a tie: same IoU, another index)
+    assert overall["not_best_images"] == pytest.approx(4 / 6)
+    assert overall["not_best_steps"] == pytest.approx(4 / 6)
+    hm = row(amb, **{"class": HM})
+    assert hm["gap"] == pytest.approx((0.95 + 0.90 + 0.75 - 0.60 - 0.85 - 0.10) / 3, abs=1e-12)
+    assert hm["not_best_images"] == 1.0
+    gb = row(amb, **{"class": GB})
+    assert gb["gap"] == pytest.approx((0.96 - 0.40) / 3, abs=1e-12)  # only 00041 differs
+    assert gb["not_best_images"] == pytest.approx(1 / 3)
+
+
+# ---------------------------------------------------------------- paired comparison
+def test_paired_study_comparison_and_bootstrap(built):
+    p = built["paired"]
+    assert set(p["comparison"]) == {"study", "oracle_vs_max_score"}
+    study = p[p["comparison"] == "study"]
+    assert study["class"].tolist() == [tables.ALL, GB, HM]
+    overall = row(study, **{"class": tables.ALL})
+    assert (overall["a"], overall["b"]) == ("noc/ritm", "first_click/sam:max_score")
+    # RITM - SAM per image, in (class, image) order: GB 00001 00021 00041, HM 00001 00021 00041
+    diffs = np.array([0.91 - 0.93, 0.87 - 0.88, 0.95 - 0.40, 0.95 - 0.60, 0.92 - 0.85, 0.70 - 0.10])
+    assert overall["n"] == 6
+    assert overall["mean_a"] == pytest.approx(sum(RITM_KEPT) / 6)
+    assert overall["mean_b"] == pytest.approx(sum(SAM_MAX_SCORE) / 6)
+    assert overall["mean_diff"] == pytest.approx(1.54 / 6, abs=1e-12)  # 0.256667
+    # the bootstrap by hand: same seed, one resample of 6 image indices per sample
+    rng = np.random.default_rng(7)
+    means = []
+    for _ in range(1000):
+        idx = rng.integers(0, 6, size=6)
+        means.append(sum(diffs[i] for i in idx) / 6)
+    means = np.sort(means)
+    # quantile 0.025 of 1000 values: position 0.025 * 999 = 24.975 (linear interpolation)
+    low = means[24] + 0.975 * (means[25] - means[24])
+    high = means[974] + 0.025 * (means[975] - means[974])  # 0.975 * 999 = 974.025
+    assert overall["ci_low"] == pytest.approx(low, abs=1e-12)
+    assert overall["ci_high"] == pytest.approx(high, abs=1e-12)
+    assert overall["ci_low"] <= overall["mean_diff"] <= overall["ci_high"]
+    # Wilcoxon signed rank: |d| ranks 0.01:1 0.02:2 0.07:3 0.35:4 0.55:5 0.60:6;
+    # negative ranks W- = 1 + 2 = 3; exact two-sided p = 2 * P(W <= 3) = 2 * 5/64
+    # (subsets of {1..6} with rank sum <= 3: {}, {1}, {2}, {3}, {1,2})
+    assert overall["wilcoxon_p"] == pytest.approx(2 * 5 / 64)
+    assert overall["note"] == ""
+
+
+def test_paired_oracle_vs_max_score(built):
+    p = built["paired"]
+    gb = row(p, comparison="oracle_vs_max_score", **{"class": GB})
+    assert (gb["a"], gb["b"]) == ("first_click/sam:oracle", "first_click/sam:max_score")
+    assert gb["mean_diff"] == pytest.approx((0.96 - 0.40) / 3, abs=1e-12)
+    # 2 zero differences of 3: Wilcoxon drops zeros, one difference left: W- = 0 of the one
+    # rank, exact two-sided p = 2 * P(W <= 0) = 2 * 1/2 = 1
+    assert gb["n"] == 3 and gb["wilcoxon_p"] == pytest.approx(1.0)
+
+
+def test_paired_degenerate_cases_do_not_crash():
+    s = tables.Settings(bootstrap_samples=200)
+    one = tables.paired(
+        pd.Series([0.5], index=[("A", "1")]), pd.Series([0.4], index=[("A", "1")]), s
+    )
+    assert one["n"] == 1 and math.isnan(one["ci_low"]) and math.isnan(one["wilcoxon_p"])
+    assert "n=1<2" in one["note"]
+    idx = [("A", "1"), ("A", "2"), ("A", "3")]
+    same = tables.paired(
+        pd.Series([0.5, 0.6, 0.7], index=idx), pd.Series([0.5, 0.6, 0.7], index=idx), s
+    )
+    assert same["mean_diff"] == 0 and same["ci_low"] == 0 and same["ci_high"] == 0
+    assert math.isnan(same["wilcoxon_p"]) and "all differences are zero" in same["note"]
+    none = tables.paired(pd.Series([], dtype=float), pd.Series([], dtype=float), s)
+    assert none["n"] == 0 and math.isnan(none["mean_diff"])
+
+
+# ---------------------------------------------------------------- NoC, NoF, mIoU@k
+def test_noc_nof_with_early_stopped_curves(built):
+    n = built["noc"]
+    assert list(n.columns) == [
+        "protocol",
+        "method",
+        "class",
+        "n",
+        "max_clicks",
+        "noc@85",
+        "noc@90",
+        "nof@85",
+        "nof@90",
+    ]
+    # clicks to 0.85 / 0.90 over 5 clicks, stopped loops carried forward (never -> 5):
+    # HM 00001: 3/3  00021: 1/1  00041: 5 (0.88 at 5)/never
+    # GB 00001: 2/4  00021: 3/never  00041: 1/1
+    overall = row(n, **{"class": tables.ALL})
+    assert overall["n"] == 6 and overall["max_clicks"] == 5
+    assert overall["noc@85"] == pytest.approx((3 + 1 + 5 + 2 + 3 + 1) / 6)  # 2.5
+    assert overall["noc@90"] == pytest.approx((3 + 1 + 5 + 4 + 5 + 1) / 6)  # 3.16667
+    # NoF counts images that never reach: HM 00041 reaches 0.85 at the last click -> not a
+    # failure (RITM's over_max would count it)
+    assert overall["nof@85"] == 0 and overall["nof@90"] == 2
+    hm = row(n, **{"class": HM})
+    assert (hm["noc@85"], hm["noc@90"], hm["nof@90"]) == (3, 3, 1)
+    gb = row(n, **{"class": GB})
+    assert gb["noc@85"] == pytest.approx(2) and gb["noc@90"] == pytest.approx(10 / 3)
+
+
+def test_miou_at_k_carries_forward(built):
+    m = built["miou"]
+    assert list(m.columns) == ["protocol", "method", "class", "n"] + [
+        f"miou@{k}" for k in (1, 2, 3, 5, 10)
+    ]
+    overall = row(m, **{"class": tables.ALL})
+    assert overall["miou@1"] == pytest.approx((0.50 + 0.92 + 0.30 + 0.60 + 0.40 + 0.95) / 6)
+    assert overall["miou@2"] == pytest.approx((0.80 + 0.92 + 0.50 + 0.85 + 0.70 + 0.95) / 6)
+    assert overall["miou@3"] == pytest.approx((0.95 + 0.92 + 0.60 + 0.89 + 0.86 + 0.95) / 6)
+    assert overall["miou@5"] == pytest.approx((0.95 + 0.92 + 0.88 + 0.91 + 0.89 + 0.95) / 6)
+    assert math.isnan(overall["miou@10"])  # beyond noc.max_clicks = 5: not measured
+    text = tables.format_table(m)
+    assert "\tNA\n" in text
+
+
+# ---------------------------------------------------------------- multi-click SAM
+def test_multiclick_replay_and_same_clicks():
+    rows = []
+    for cls, image, ritm, sam_replay, sam_noc in [
+        ("A", "1", [0.5, 0.95], [0.6, 0.7, 0.8], [0.3, 0.4, 0.91]),
+        ("A", "2", [0.8, 0.85, 0.86], [0.9], [0.88, 0.89, 0.90]),
+    ]:
+        rows += ritm_rows(cls, image, ritm)
+        for strategy in ("max_score", "oracle"):
+            for k, iou in enumerate(sam_replay):
+                values = [
+                    cls,
+                    image,
+                    "replay",
+                    "sam",
+                    strategy,
+                    k + 1,
+                    iou,
+                    iou,
+                    0.9,
+                    0,
+                    0,
+                    1,
+                    1,
+                    1,
+                ]
+                rows.append(dict(zip(tables.ROW_COLUMNS, values, strict=True)))
+            rows += ritm_rows(cls, image, sam_noc, model="sam")
+            rows[-len(sam_noc) :] = [dict(r, strategy=strategy) for r in rows[-len(sam_noc) :]]
+    df = tables._typed(pd.DataFrame(rows, columns=tables.ROW_COLUMNS))
+    s = tables.Settings.from_config(
+        {"miou_at": [1, 2, 3], "study": {"target_iou": 0.9, "max_clicks": 3}},
+        {
+            "noc": {"models": ["ritm", "sam"], "max_clicks": 3},
+            "replay": {"source": "ritm", "models": ["sam"]},
+        },
+        MODELS,
+    )
+    built = tables.build_tables(df, s)
+    mc = built["multiclick"]
+    assert mc[["protocol", "method"]].values.tolist() == [
+        ["noc", "ritm"],
+        ["noc", "sam:max_score"],
+        ["noc", "sam:oracle"],
+        ["replay", "sam:max_score"],
+        ["replay", "sam:oracle"],
+    ]
+    replay = row(mc, protocol="replay", method="sam:max_score")
+    # replay of 3 clicks max (the noc max): image 2 stopped after one click -> carried
+    assert replay["miou@1"] == pytest.approx((0.6 + 0.9) / 2)
+    assert replay["miou@3"] == pytest.approx((0.8 + 0.9) / 2)
+    assert replay["noc@90"] == pytest.approx((3 + 1) / 2) and replay["nof@90"] == 1
+    sam_noc = row(mc, protocol="noc", method="sam:oracle")
+    assert sam_noc["noc@90"] == pytest.approx((3 + 3) / 2) and sam_noc["nof@90"] == 0
+    same = row(built["paired"], comparison="same_clicks", **{"class": tables.ALL})
+    # kept: RITM 0.95 (click 2), 0.86 (click 3); SAM replay 0.8 (click 3), 0.9 (click 1)
+    assert same["mean_diff"] == pytest.approx(((0.95 - 0.8) + (0.86 - 0.9)) / 2)
+    # replay has no first_click rows: no ambiguity at the first click, but replay's
+    amb = built["ambiguity"]
+    assert set(amb["protocol"]) == {"replay"} and (amb["gap"] == 0).all()
+
+
+# ---------------------------------------------------------------- degenerate inputs
+def test_no_sam_rows_still_gives_every_table():
+    rows = []
+    for (cls, image), curve in RITM.items():
+        rows += ritm_rows(cls, image, curve, model="grabcut")
+    df = tables._typed(pd.DataFrame(rows, columns=tables.ROW_COLUMNS))
+    s = tables.Settings.from_config(METRICS, PROTOCOLS, {"grabcut": {"type": "grabcut"}})
+    built = tables.build_tables(df, s)
+    assert set(built) == set(tables.TABLES)
+    assert row(built["describe"], method="grabcut")["study"] == 1
+    for name in ("ambiguity", "paired", "multiclick"):
+        assert len(built[name]) == 0
+        assert tables.format_table(built[name]).count("\n") == 1  # header only
+
+
+def test_no_rows_at_all_gives_header_only_tables():
+    built = tables.build_tables(tables.empty_rows(), settings())
+    for name, df in built.items():
+        text = tables.format_table(df)
+        assert text.count("\n") == 1, name
+        assert text.startswith(df.columns[0])
+
+
+# ---------------------------------------------------------------- determinism
+def test_tables_are_byte_identical_across_runs(tmp_path):
+    texts = []
+    for run in ("a", "b"):
+        paths = write_per_image(tmp_path / run, study_rows())
+        rows = tables.read_rows(paths if run == "a" else paths[::-1], "fish")
+        built = tables.build_tables(rows, settings())
+        out = {name: tmp_path / run / f"{name}.tsv" for name in tables.TABLES}
+        tables.write_tables(built, out)
+        tables.write_tsv(rows, tmp_path / run / "per_image.tsv")
+        texts.append({p.name: p.read_bytes() for p in (tmp_path / run).glob("*.tsv")})
+    assert texts[0] == texts[1]
+    assert len(texts[0]) == len(tables.TABLES) + 1
+
+
+def test_floats_are_written_with_six_significant_digits(built):
+    text = tables.format_table(built["describe"])
+    assert "0.883333" in text and "0.8833333" not in text
+
+
+def test_per_image_round_trip(tmp_path, per_image):
+    tables.write_tsv(per_image, tmp_path / "per_image.tsv")
+    back = tables.load_per_image(tmp_path / "per_image.tsv")
+    pd.testing.assert_frame_equal(back, per_image)
