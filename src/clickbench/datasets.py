@@ -523,10 +523,14 @@ def _size(shape) -> str:
     return f"{shape[1]} x {shape[0]} (width x height)"
 
 
-def _png_bit_depth(path: Path) -> int:
+def _png_header(path: Path) -> tuple[int, int, int] | None:
+    """``(width, height, bit depth)`` from a PNG's IHDR chunk, or ``None`` if not a PNG."""
     with open(path, "rb") as fh:
         head = fh.read(26)
-    return head[24] if len(head) >= 26 and head[12:16] == b"IHDR" else 8
+    if len(head) < 26 or not head.startswith(b"\x89PNG") or head[12:16] != b"IHDR":
+        return None
+    width, height = struct.unpack(">II", head[16:24])
+    return width, height, head[24]
 
 
 def _bit_depth(im: Image.Image, path: Path) -> int:
@@ -536,7 +540,8 @@ def _bit_depth(im: Image.Image, path: Path) -> int:
     if im.mode in ("I", "F"):
         return 32
     if im.format == "PNG":
-        return _png_bit_depth(path)
+        header = _png_header(path)
+        return header[2] if header else 8
     if im.format == "TIFF":
         bits = im.tag_v2.get(258, (8,))
         bits = bits if isinstance(bits, tuple) else (bits,)
@@ -572,8 +577,15 @@ def _open(path: str | Path, what: str) -> tuple[Image.Image, int]:
     except PermissionError:
         raise BadInputError(path, f"{what} file cannot be read (permission denied)") from None
     except UnidentifiedImageError:
+        header = _png_header(path)
+        if header and 0 in header[:2]:
+            raise BadInputError(
+                path, f"{what} has zero size ({header[0]} x {header[1]}, width x height)"
+            ) from None
         raise BadInputError(
-            path, f"{what} file is corrupt or not an image (Pillow cannot identify its format)"
+            path,
+            f"{what} file is corrupt, truncated or not an image (Pillow cannot identify its "
+            "format)",
         ) from None
     except (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error) as err:
         words = "truncated" if "truncated" in str(err).lower() else "corrupt or truncated"
