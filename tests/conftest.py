@@ -1,0 +1,122 @@
+"""Shared fixtures: paths, and real Snakemake runs of the workflow in temporary folders."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+GRABCUT = SHARED / "datasets" / "GrabCut"
+
+
+def requires_grabcut():
+    return pytest.mark.skipif(
+        not (GRABCUT / "data_GT").is_dir(),
+        reason=f"the GrabCut benchmark is not at {GRABCUT} (it ships beside the repo in ../shared)",
+    )
+
+
+#: a demo small enough for tests: 2 species x 2 originals x 3 copies, tiny SAM and RITM
+TEST_CONFIG = {
+    "dataset": {
+        "name": "demo",
+        "layout": "fish",
+        "root": "resources/datasets/demo/Fish_Dataset",
+        "demo": {
+            "seed": 0,
+            "species": ["Gilt-Head Bream", "Shrimp"],
+            "originals": 2,
+            "copies": 3,
+        },
+    },
+    "dedup": {"method": "phash"},
+    "device": "cpu",
+    "models": {
+        "grabcut": {"type": "grabcut"},
+        "sam_tiny": {
+            "type": "sam",
+            "variant": "tiny",
+            "checkpoint": {"path": "resources/checkpoints/sam_tiny.pth", "generate": "tiny"},
+            "selection": ["max_score", "oracle", "single"],
+        },
+        "ritm_tiny": {
+            "type": "ritm",
+            "checkpoint": {"path": "resources/checkpoints/ritm_tiny.pth", "generate": "tiny"},
+            "brs_mode": "NoBRS",
+        },
+    },
+    "protocols": {
+        "noc": {"models": ["grabcut", "sam_tiny", "ritm_tiny"], "max_clicks": 3},
+        "first_click": {"models": ["sam_tiny"]},
+        "replay": {"source": "ritm_tiny", "models": ["sam_tiny"]},
+    },
+    "metrics": {"iou_thresholds": [0.85, 0.9], "miou_at": [1, 2, 3]},
+}
+
+
+def write_config(workdir: Path, config: dict, name: str = "config.yaml") -> Path:
+    path = Path(workdir) / name
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def snakemake(workdir: Path, *args: str, configfile: Path | None = None, check: bool = True,
+              timeout: float = 900, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the real workflow with ``workdir`` as working directory; returns the process."""
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"),
+           "--directory", str(workdir)]
+    if configfile is not None:
+        cmd += ["--configfile", str(configfile)]
+    cmd += list(args)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"snakemake failed ({proc.returncode}): {' '.join(cmd)}\n"
+            f"--- stdout ---\n{proc.stdout[-6000:]}\n--- stderr ---\n{proc.stderr[-10000:]}"
+        )
+    return proc
+
+
+def copy_run(src: Path, dst: Path) -> Path:
+    """Copy a finished workflow folder keeping mtimes, so Snakemake sees the same state."""
+    shutil.copytree(src, dst, symlinks=True, copy_function=shutil.copy2)
+    return dst
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+    """One complete run of the small test demo, shared by the workflow tests (read only)."""
+    workdir = tmp_path_factory.mktemp("demo_run")
+    cfg = write_config(workdir, TEST_CONFIG)
+    proc = snakemake(workdir, "--cores", "2", configfile=cfg)
+    return workdir, cfg, proc
+
+
+def ran_jobs(proc: subprocess.CompletedProcess) -> list[tuple[str, dict[str, str]]]:
+    """The (rule, wildcards) of every job a Snakemake run printed as scheduled."""
+    import re
+
+    text = proc.stdout + "\n" + proc.stderr
+    jobs = []
+    for block in re.split(r"\n(?=\[[^\]]+\]\n|(?:local)?(?:rule|checkpoint) )", text):
+        m = re.search(r"^(?:local)?(?:rule|checkpoint) (\S+):", block, re.M)
+        if not m or "jobid:" not in block:
+            continue
+        wc = re.search(r"^\s+wildcards: (.*)$", block, re.M)
+        wildcards = dict(kv.split("=", 1) for kv in wc.group(1).split(", ")) if wc else {}
+        jobs.append((m.group(1), wildcards))
+    return jobs
+
+
+def encodings(workdir: Path) -> int:
+    """How many SAM image encodings the embedding cache's journal has recorded."""
+    journal = Path(workdir) / "resources" / "cache" / "sam" / "encodings.log"
+    return len(journal.read_text().splitlines()) if journal.exists() else 0
