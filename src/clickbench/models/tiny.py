@@ -1,0 +1,208 @@
+"""Tiny randomly initialised SAM and RITM models, saved in the real checkpoint formats.
+
+Tests and the embedded demo cannot download the real weights, so they build the models
+from the libraries' own classes at a fraction of the size and save them exactly as the
+real checkpoints are stored:
+
+- SAM: a plain ``state_dict`` of :class:`segment_anything.modeling.Sam`, loadable by the
+  ``tiny`` entry of :data:`clickbench.models.sam.VARIANTS` (image size 1024, patch 16,
+  64x64 embedding and 256x256 low-res masks as in the real models; a 2-block ViT of width
+  64 and a decoder of width 64).
+- RITM: ``{"config": model._config, "state_dict": model.state_dict()}`` of
+  :class:`ritm_annotation.model.is_hrnet_model.HRNetModel` (HRNet18s' IT-M settings at
+  width 8), as RITM's trainer saves it; :func:`ritm_annotation.utils.serialization.load_model`
+  rebuilds it from ``config``. Its output is calibrated so masks respond to clicks
+  (:func:`build_ritm_tiny`).
+
+Weights are drawn from a seeded generator, so a seed always gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from functools import partial
+from pathlib import Path
+
+#: the tiny SAM's architecture (ImageEncoderViT / PromptEncoder / MaskDecoder arguments)
+TINY_SAM = {
+    "encoder_embed_dim": 64,
+    "encoder_depth": 2,
+    "encoder_num_heads": 2,
+    "encoder_global_attn_indexes": (1,),
+    "prompt_embed_dim": 64,
+    "decoder_mlp_dim": 256,
+    "decoder_num_heads": 2,
+}
+
+#: the tiny RITM's HRNetModel arguments (hrnet18s_cocolvis_itermask_3p's, width 18 -> 8)
+TINY_RITM = {
+    "width": 8,
+    "ocr_width": 16,
+    "small": True,
+    "with_aux_output": True,
+    "use_leaky_relu": True,
+    "use_rgb_conv": False,
+    "use_disks": True,
+    "norm_radius": 5,
+    "with_prev_mask": True,
+}
+
+
+def build_sam_tiny(
+    encoder_embed_dim: int = TINY_SAM["encoder_embed_dim"],
+    encoder_depth: int = TINY_SAM["encoder_depth"],
+    encoder_num_heads: int = TINY_SAM["encoder_num_heads"],
+    encoder_global_attn_indexes=TINY_SAM["encoder_global_attn_indexes"],
+    prompt_embed_dim: int = TINY_SAM["prompt_embed_dim"],
+    decoder_mlp_dim: int = TINY_SAM["decoder_mlp_dim"],
+    decoder_num_heads: int = TINY_SAM["decoder_num_heads"],
+):
+    """A small :class:`Sam`, built as ``segment_anything.build_sam._build_sam`` builds vit_*.
+
+    Same image size (1024), patch size (16), window size, relative positions and mask
+    decoder structure; only widths and depths are smaller. Returned in eval mode.
+    """
+    import torch
+    from segment_anything.modeling import (
+        ImageEncoderViT,
+        MaskDecoder,
+        PromptEncoder,
+        Sam,
+        TwoWayTransformer,
+    )
+
+    image_size, patch = 1024, 16
+    grid = image_size // patch
+    sam = Sam(
+        image_encoder=ImageEncoderViT(
+            depth=encoder_depth,
+            embed_dim=encoder_embed_dim,
+            img_size=image_size,
+            mlp_ratio=4,
+            norm_layer=partial(torch.nn.LayerNorm, eps=1e-6),
+            num_heads=encoder_num_heads,
+            patch_size=patch,
+            qkv_bias=True,
+            use_rel_pos=True,
+            global_attn_indexes=list(encoder_global_attn_indexes),
+            window_size=14,
+            out_chans=prompt_embed_dim,
+        ),
+        prompt_encoder=PromptEncoder(
+            embed_dim=prompt_embed_dim,
+            image_embedding_size=(grid, grid),
+            input_image_size=(image_size, image_size),
+            mask_in_chans=16,
+        ),
+        mask_decoder=MaskDecoder(
+            num_multimask_outputs=3,
+            transformer=TwoWayTransformer(
+                depth=2,
+                embedding_dim=prompt_embed_dim,
+                mlp_dim=decoder_mlp_dim,
+                num_heads=decoder_num_heads,
+            ),
+            transformer_dim=prompt_embed_dim,
+            iou_head_depth=3,
+            iou_head_hidden_dim=prompt_embed_dim,
+        ),
+        pixel_mean=[123.675, 116.28, 103.53],
+        pixel_std=[58.395, 57.12, 57.375],
+    )
+    sam.eval()
+    return sam
+
+
+#: the tiny RITM's click-map scale (ScaleLayer) and output logit spread after calibration
+TINY_RITM_CLICK_SCALE = 5.0
+TINY_RITM_LOGIT_STD = 4.0
+
+
+def build_ritm_tiny():
+    """A small RITM :class:`HRNetModel`, initialised as RITM's training scripts do.
+
+    Freshly initialised, the network ignores clicks (the click maps enter through a
+    ScaleLayer initialised at 0.05) and its logits are in the hundreds, so every mask is
+    empty or full. Two deterministic adjustments make it a useful stand-in: the click-map
+    scale is set to :data:`TINY_RITM_CLICK_SCALE`, and the final classifier is rescaled so
+    that on a fixed probe input its logits have spread :data:`TINY_RITM_LOGIT_STD` around 0.
+    """
+    import torch
+    from ritm_annotation.model import initializer
+    from ritm_annotation.model.is_hrnet_model import HRNetModel
+    from ritm_annotation.model.ops import ScaleLayer
+
+    model = HRNetModel(**TINY_RITM)
+    model.apply(initializer.XavierGluon(rnd_type="gaussian", magnitude=2.0))
+    model.eval()
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, ScaleLayer):
+                module.scale.fill_(TINY_RITM_CLICK_SCALE / module.lr_mult)
+        probe = torch.rand(1, 4, 128, 128, generator=torch.Generator().manual_seed(0))
+        probe[:, 3] = 0  # previous mask channel
+        points = torch.tensor([[[64, 64, 0], [-1, -1, -1]]])
+        head = model.feature_extractor.cls_head
+        logits = model(probe, points)["instances"]
+        gain = TINY_RITM_LOGIT_STD / float(logits.std())
+        head.weight.mul_(gain)
+        head.bias.mul_(gain)
+        head.bias.sub_(model(probe, points)["instances"].median())
+    return model
+
+
+def _save_atomic(obj, path: Path) -> None:
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(obj, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def make_tiny_model(kind: str, seed: int = 0):
+    """Build the tiny ``kind`` (``sam`` or ``ritm``) model with weights drawn from ``seed``."""
+    import torch
+
+    builders = {"sam": build_sam_tiny, "ritm": build_ritm_tiny}
+    if kind not in builders:
+        raise ValueError(f"unknown tiny model kind {kind!r}; known: {', '.join(builders)}")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return builders[kind]()
+
+
+def make_tiny_checkpoint(kind: str, path: str | Path, seed: int = 0) -> Path:
+    """Save a tiny randomly initialised ``kind`` model to ``path`` in its real format.
+
+    ``sam``: the model's ``state_dict``. ``ritm``: ``{"config", "state_dict"}``. The file is
+    written atomically; the same seed gives the same bytes.
+    """
+    path = Path(path)
+    model = make_tiny_model(kind, seed)
+    if kind == "sam":
+        obj = model.state_dict()
+    else:
+        obj = {"config": model._config, "state_dict": model.state_dict()}
+    _save_atomic(obj, path)
+    return path
+
+
+__all__ = [
+    "TINY_RITM",
+    "TINY_RITM_CLICK_SCALE",
+    "TINY_RITM_LOGIT_STD",
+    "TINY_SAM",
+    "build_ritm_tiny",
+    "build_sam_tiny",
+    "make_tiny_checkpoint",
+    "make_tiny_model",
+]
