@@ -201,15 +201,20 @@ def write_tsv(df: pd.DataFrame, path: str | Path) -> None:
     path.write_text(format_table(df))
 
 
+#: columns that stay text when a table is read back
+TEXT_TABLE_COLUMNS = {
+    "dataset", "class", "image", "protocol", "model", "strategy", "method", "kept",
+    "comparison", "a", "b", "note",
+}  # fmt: skip
+
+
 def read_table(path: str | Path) -> pd.DataFrame:
-    """Read back any table of this module (text columns stay text)."""
+    """Read back any table of this module: text columns stay text (image ids keep their
+    zeros), ``NA`` becomes NaN, every other column is numeric."""
     df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
     for c in df.columns:
-        if c in ("class", "image", "protocol", "method", "model", "strategy", "comparison"):
-            continue
-        if c in ("kept", "a", "b", "note", "dataset"):
-            continue
-        df[c] = pd.to_numeric(df[c].replace({"NA": np.nan}))
+        if c not in TEXT_TABLE_COLUMNS:
+            df[c] = pd.to_numeric(df[c].replace({"NA": None, "": None}))
     return df
 
 
@@ -717,6 +722,7 @@ def write_tables(tables: Mapping[str, pd.DataFrame], paths: Mapping[str, str | P
 
 __all__ = [
     "ALL",
+    "MULTI_CLICK",
     "Curves",
     "ROW_COLUMNS",
     "Settings",
@@ -734,5 +740,6 @@ __all__ = [
     "study_step",
     "study_view",
     "write_tables",
+    "with_methods",
     "write_tsv",
 ]

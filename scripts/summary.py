@@ -1,0 +1,29 @@
+"""Tables -> results/<dataset>/summary.md, the headline numbers in Markdown.
+
+input: the tables of clickbench.tables.TABLES by name; optional `dedup` (dedup_summary.tsv),
+`index_rule` (tables/index_rule.tsv) shown verbatim, and `provenance` (provenance.yaml)
+appended; params: dataset.
+"""
+
+import logging
+
+from clickbench import summary, tables
+
+logging.basicConfig(
+    filename=snakemake.log[0], level=logging.INFO, format="%(levelname)s %(message)s"
+)
+
+names = dict(snakemake.input.items())
+extra = {}
+if "dedup" in names:
+    extra["Dedup: originals picked per class"] = names["dedup"]
+if "index_rule" in names:
+    extra["Dedup vs the study's index rule"] = names["index_rule"]
+summary.write(
+    snakemake.output[0],
+    snakemake.params.dataset,
+    {name: names[name] for name in tables.TABLES},
+    extra,
+    names.get("provenance"),
+)
+logging.info("wrote %s", snakemake.output[0])

@@ -1,0 +1,199 @@
+"""``summary.md``: the headline numbers in plain Markdown, for readers who skip the HTML report.
+
+Built from the aggregate tables of :mod:`clickbench.tables` (read back with
+:func:`clickbench.tables.read_table`), plus, when given, the dedup tables and the run's
+``provenance.yaml``. Numbers are rounded for reading (3 decimals; p-values 2 significant
+digits); the TSV tables hold the full values.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from clickbench import tables
+
+
+def _num(x, digits: int = 3) -> str:
+    """Integers as they are, floats with ``digits`` decimals, NaN as ``NA``."""
+    if isinstance(x, (int, np.integer)):
+        return str(int(x))
+    x = float(x)
+    return "NA" if math.isnan(x) else f"{x:.{digits}f}"
+
+
+def _p(x) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "NA"
+    return f"{x:.2g}"
+
+
+def markdown_table(df: pd.DataFrame, digits: int = 3) -> str:
+    """A GitHub-flavoured Markdown table of ``df`` (floats rounded, ``|`` escaped)."""
+    if not len(df.columns):
+        return ""
+
+    def cell(v):
+        if isinstance(v, (float, int, np.integer, np.floating)) and not isinstance(v, bool):
+            return _num(v, digits)
+        return str(v).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(str(c) for c in df.columns) + " |"]
+    lines.append("| " + " | ".join("---" for _ in df.columns) + " |")
+    for row in df.itertuples(index=False):
+        lines.append("| " + " | ".join(cell(v) for v in row) + " |")
+    return "\n".join(lines)
+
+
+def _study(describe: pd.DataFrame, paired: pd.DataFrame) -> list[str]:
+    out = ["## The study's comparison", ""]
+    study = describe[describe["study"] == 1] if len(describe) else describe
+    if not len(study):
+        return out + ["No study-view results in this run (no model produced rows).", ""]
+    view = study[["method", "protocol", "count", "mean", "50%", "std", "min", "max"]].rename(
+        columns={"count": "images", "mean": "mean IoU", "50%": "median IoU"}
+    )
+    out += [
+        "Kept-mask IoU as the study defined it: RITM (and every non-SAM model) in its own click "
+        "loop, stopped at the first click reaching the target IoU or at the click limit; SAM "
+        "given the first click, keeping its highest-scoring mask.",
+        "",
+        markdown_table(view),
+        "",
+    ]
+    pairs = (
+        paired[(paired["comparison"] == "study") & (paired["class"] == tables.ALL)]
+        if len(paired)
+        else paired
+    )
+    for r in pairs.itertuples(index=False):
+        out.append(
+            f"- {r.a} minus {r.b}, paired over {r.n} images: mean difference "
+            f"{_num(r.mean_diff)} (95% bootstrap interval {_num(r.ci_low)} to {_num(r.ci_high)}), "
+            f"Wilcoxon signed-rank p = {_p(r.wilcoxon_p)}"
+            + (f" ({r.note})" if r.note else "")
+            + "."
+        )
+    if len(pairs):
+        out.append("")
+    return out
+
+
+def _ambiguity(ambiguity: pd.DataFrame, paired: pd.DataFrame) -> list[str]:
+    out = ["## SAM's ambiguity: the mask it keeps vs the best of its three", ""]
+    rows = ambiguity[ambiguity["class"] == tables.ALL] if len(ambiguity) else ambiguity
+    if not len(rows):
+        return out + ["No SAM first-click or replay results in this run.", ""]
+    for r in rows.itertuples(index=False):
+        out.append(
+            f"- {r.model}, {r.protocol.replace('_', ' ')}: mean IoU {_num(r.max_score)} with the "
+            f"highest-scoring mask, {_num(r.oracle)} with the best one (gap {_num(r.gap)}); the kept "
+            f"mask is not the best in {_num(100 * r.not_best_images, 1)}% of {r.images} images"
+            + (
+                f" ({_num(100 * r.not_best_steps, 1)}% of {r.steps} click steps)"
+                if r.steps != r.images
+                else ""
+            )
+            + "."
+        )
+    pairs = paired[
+        (paired["comparison"] == "oracle_vs_max_score") & (paired["class"] == tables.ALL)
+    ]
+    for r in pairs.itertuples(index=False):
+        out.append(
+            f"- {r.a} minus {r.b}: 95% bootstrap interval {_num(r.ci_low)} to {_num(r.ci_high)}, "
+            f"Wilcoxon p = {_p(r.wilcoxon_p)}."
+        )
+    worst = ambiguity[ambiguity["class"] != tables.ALL].sort_values(
+        ["gap", "class"], ascending=[False, True]
+    )
+    if len(worst):
+        w = worst.iloc[0]
+        out.append(f"- Largest gap by species: {w['class']} ({_num(w['gap'])}, {w['model']}).")
+    return out + [""]
+
+
+def _noc(noc: pd.DataFrame) -> list[str]:
+    out = ["## Clicks needed (noc protocol)", ""]
+    rows = noc[noc["class"] == tables.ALL] if len(noc) else noc
+    if not len(rows):
+        return out + ["No noc-protocol results in this run.", ""]
+    cols = ["method", "n", "max_clicks"] + [
+        c for c in noc.columns if c.startswith(("noc@", "nof@"))
+    ]
+    out += [
+        "NoC@t: mean number of clicks to reach IoU t (the click limit when never); NoF@t: images "
+        "that never reach it.",
+        "",
+        markdown_table(rows[cols].rename(columns={"n": "images"}), digits=2),
+        "",
+    ]
+    return out
+
+
+def _multiclick(multiclick: pd.DataFrame) -> list[str]:
+    out = ["## Multi-click SAM", ""]
+    if not len(multiclick):
+        return out + ["No multi-click SAM results in this run.", ""]
+    cols = ["protocol", "method", "n"] + [
+        c for c in multiclick.columns if c.startswith(("miou@", "noc@"))
+    ]
+    out += [
+        "mIoU after k clicks: `replay` gives SAM RITM's clicks 1..k; `noc` lets SAM run its own "
+        "loop with each mask-selection strategy (RITM's own loop as the reference row).",
+        "",
+        markdown_table(multiclick[cols].rename(columns={"n": "images"})),
+        "",
+    ]
+    return out
+
+
+def render(
+    dataset: str,
+    tables_: Mapping[str, pd.DataFrame],
+    extra: Mapping[str, pd.DataFrame] | None = None,
+    provenance: str | None = None,
+) -> str:
+    """The Markdown text. ``tables_`` holds :data:`clickbench.tables.TABLES` by name;
+    ``extra`` more tables shown verbatim (title -> table, e.g. the dedup summary);
+    ``provenance`` the text of ``provenance.yaml``."""
+    lines = [
+        f"# clickbench: {dataset}",
+        "",
+        "Headline numbers; every table (full precision, per species) and figure is under "
+        "`tables/` and `figures/`, and in the HTML report.",
+        "",
+    ]
+    lines += _study(tables_["describe"], tables_["paired"])
+    lines += _ambiguity(tables_["ambiguity"], tables_["paired"])
+    lines += _noc(tables_["noc"])
+    lines += _multiclick(tables_["multiclick"])
+    for title, df in (extra or {}).items():
+        lines += [f"## {title}", "", markdown_table(df) if len(df) else "(empty)", ""]
+    if provenance is not None:
+        lines += ["## Provenance", "", "```yaml", provenance.rstrip("\n"), "```", ""]
+    return "\n".join(lines)
+
+
+def write(
+    path: str | Path,
+    dataset: str,
+    table_paths: Mapping[str, str | Path],
+    extra_paths: Mapping[str, str | Path] | None = None,
+    provenance_path: str | Path | None = None,
+) -> None:
+    """Read the tables and write ``summary.md`` at ``path``."""
+    tabs = {name: tables.read_table(table_paths[name]) for name in tables.TABLES}
+    extra = {}
+    for title, p in (extra_paths or {}).items():
+        extra[title] = pd.read_csv(p, sep="\t", dtype=str, keep_default_na=False)
+    prov = Path(provenance_path).read_text() if provenance_path else None
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(render(dataset, tabs, extra, prov))
+
+
+__all__ = ["markdown_table", "render", "write"]
