@@ -1,0 +1,269 @@
+"""Figures: written, non-empty, deterministic, and robust to runs without SAM or RITM.
+
+The data is generated here in the on-disk formats of docs/internals.md: fish-layout images and
+masks, per-image TSVs and ``.npz`` traces for RITM (noc), SAM (first_click, 3 candidates) and
+GrabCut (noc).
+"""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from clickbench import figures, masks, metrics, tables
+from clickbench.datasets import slug
+
+SPECIES = ["Hourse Mackerel", "Gilt-Head Bream", "Red Sea Bream"]
+H, W = 90, 120
+MODELS = {"ritm": {"type": "ritm"}, "sam": {"type": "sam"}, "grabcut": {"type": "grabcut"}}
+PROTOCOLS = {
+    "noc": {"models": ["ritm", "grabcut"], "max_clicks": 4},
+    "first_click": {"models": ["sam"]},
+}
+REPO = Path(__file__).resolve().parents[1]
+METRICS = {"miou_at": [1, 2, 4], "bootstrap": {"samples": 200, "seed": 0}}
+
+
+def ellipse(cy, cx, ry, rx):
+    yy, xx = np.mgrid[:H, :W]
+    return ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1
+
+
+def save_trace(path, loops):
+    arrays = {}
+    for loop, f in loops.items():
+        packed = masks.pack(f["masks"])
+        arrays[f"{loop}.bits"], arrays[f"{loop}.shape"] = packed["bits"], packed["shape"]
+        for key in ("clicks", "scores", "ious", "chosen", "multi", "single"):
+            arrays[f"{loop}.{key}"] = f[key]
+    masks.save_npz_atomic(path, **arrays)
+
+
+def tsv_rows(cls, image, protocol, model, loop, strategies):
+    rows = []
+    for strategy in strategies:
+        for k in range(len(loop["clicks"])):
+            ious, scores = loop["ious"][k], loop["scores"][k]
+            multi = list(loop["multi"])
+            chosen = (
+                multi[int(np.argmax(scores[multi]))]
+                if strategy == "max_score"
+                else multi[int(np.argmax(ious[multi]))]
+            )
+            best = multi[int(np.argmax(ious[multi]))]
+            r, c, pos = loop["clicks"][k]
+            rows.append(
+                [
+                    cls,
+                    image,
+                    protocol,
+                    model,
+                    strategy,
+                    k + 1,
+                    ious[chosen],
+                    ious[best],
+                    scores[chosen],
+                    chosen,
+                    best,
+                    pos,
+                    r,
+                    c,
+                ]
+            )
+    return rows
+
+
+def make_run(root, models=("ritm", "sam", "grabcut")):
+    """Images, masks, TSVs and traces for 3 species x 2 images; returns what the figures need."""
+    rng = np.random.default_rng(0)
+    samples, tsvs, npzs = [], [], []
+    for s_i, cls in enumerate(SPECIES):
+        for i_i, image in enumerate(["00001", "00021"]):
+            gt = ellipse(45 + i_i * 5, 60 + s_i * 4, 18 + s_i * 3, 34 - i_i * 4)
+            img = np.full((H, W, 3), (40, 90, 140), dtype=np.uint8)
+            img[gt] = (200, 170 - 30 * s_i, 90)
+            img = np.clip(img + rng.integers(-20, 20, size=img.shape), 0, 255).astype(np.uint8)
+            base = root / "data" / cls / cls
+            (root / "data" / cls / f"{cls} GT").mkdir(parents=True, exist_ok=True)
+            base.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(img).save(base / f"{image}.png")
+            Image.fromarray(gt.astype(np.uint8) * 255).save(
+                root / "data" / cls / f"{cls} GT" / f"{image}.png"
+            )
+            samples.append(
+                {
+                    "cls": cls,
+                    "image": image,
+                    "slug": slug(cls),
+                    "image_path": str(base / f"{image}.png"),
+                    "mask_path": str(root / "data" / cls / f"{cls} GT" / f"{image}.png"),
+                    "layout": "fish",
+                }
+            )
+            cy, cx = np.argwhere(gt).mean(axis=0).astype(int)
+            rows = []
+            if "ritm" in models or "grabcut" in models:
+                for model in [m for m in ("ritm", "grabcut") if m in models]:
+                    grow = [8, 4, 1, 0] if model == "ritm" else [14, 10, 7, 5]
+                    steps = 2 + (s_i + i_i) % 3 if model == "ritm" else 4
+                    ms = np.stack(
+                        [ellipse(cy, cx, 18 + s_i * 3 - g, 34 - i_i * 4 - g) for g in grow[:steps]]
+                    )[:, None]
+                    clicks = np.array(
+                        [[cy, cx, 1]] + [[cy + 3 * k, cx - 5 * k, k % 2] for k in range(1, steps)],
+                        dtype=np.int32,
+                    )
+                    ious = np.stack([metrics.iou_batch(gt, None, m) for m in ms]).astype(np.float32)
+                    loop = {
+                        "masks": ms,
+                        "clicks": clicks,
+                        "scores": np.ones((steps, 1), np.float32),
+                        "ious": ious,
+                        "chosen": np.zeros(steps, np.int16),
+                        "multi": np.array([0], np.int16),
+                        "single": np.array(-1, np.int16),
+                    }
+                    path = root / "runs" / "noc" / model / slug(cls) / f"{image}.npz"
+                    save_trace(path, {"max_score": loop})
+                    npzs.append(path)
+                    rows += tsv_rows(cls, image, "noc", model, loop, ["max_score"])
+            if "sam" in models:
+                part = ellipse(cy, cx + 10, 8, 12)
+                whole = np.zeros((H, W), bool)
+                whole[3:-3, 3:-3] = True
+                ms = np.stack([part, ellipse(cy, cx, 16 + s_i * 3, 32 - i_i * 4), whole])[None]
+                ious = metrics.iou_batch(gt, None, ms[0])[None].astype(np.float32)
+                scores = np.array([[0.80, 0.90 - 0.1 * i_i, 0.85 + 0.02 * s_i]], np.float32)
+                loop = {
+                    "masks": ms,
+                    "clicks": np.array([[cy, cx, 1]], np.int32),
+                    "scores": scores,
+                    "ious": ious,
+                    "chosen": np.array([int(np.argmax(scores[0]))], np.int16),
+                    "multi": np.array([0, 1, 2], np.int16),
+                    "single": np.array(-1, np.int16),
+                }
+                path = root / "runs" / "first_click" / "sam" / slug(cls) / f"{image}.npz"
+                save_trace(path, {"max_score": loop})
+                npzs.append(path)
+                rows += tsv_rows(cls, image, "first_click", "sam", loop, ["max_score", "oracle"])
+            for (protocol, model), sub in pd.DataFrame(rows, columns=tables.ROW_COLUMNS).groupby(
+                ["protocol", "model"]
+            ):
+                path = root / "runs" / protocol / model / slug(cls) / f"{image}.tsv"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(tables.format_table(sub))
+                tsvs.append(path)
+    settings = tables.Settings.from_config(METRICS, PROTOCOLS, {m: MODELS[m] for m in models})
+    per_image = tables.read_rows(tsvs, "fish")
+    return per_image, tables.build_tables(per_image, settings), settings, samples, npzs
+
+
+def outputs(root):
+    out = {}
+    for name, kind in figures.FIGURES.items():
+        out[name] = [root / f"{name}.png"] + ([root / f"{name}.svg"] if kind == "plot" else [])
+    return out
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    root = tmp_path_factory.mktemp("figures")
+    per_image, built, settings, samples, npzs = make_run(root)
+    out = outputs(root / "figures")
+    figures.write_all(per_image, built, settings, samples, npzs, out)
+    return root, per_image, built, settings, samples, npzs, out
+
+
+def test_every_figure_is_written_and_non_empty(written):
+    *_, out = written
+    for name, paths in out.items():
+        for path in paths:
+            assert path.exists() and path.stat().st_size > 2000, path
+        with Image.open(paths[0]) as im:
+            assert im.size[0] > 300 and im.size[1] > 150, name
+
+
+def test_figures_are_deterministic(written, tmp_path):
+    root, per_image, built, settings, samples, npzs, out = written
+    again = outputs(tmp_path)
+    figures.write_all(per_image, built, settings, samples, npzs, again)
+    for name in out:
+        for a, b in zip(out[name], again[name], strict=True):
+            assert a.read_bytes() == b.read_bytes(), a.name
+
+
+def test_read_traces_unpacks_masks(written):
+    *_, npzs, _ = written
+    loops = figures.read_traces(next(p for p in npzs if "first_click" in p.parts))
+    loop = loops["max_score"]
+    assert loop["masks"].shape == (1, 3, H, W) and loop["masks"].dtype == bool
+    assert loop["clicks"].shape == (1, 3)
+
+
+def test_grid_shows_sam_then_ritm_on_the_image_they_differ_most(written):
+    _, per_image, built, settings, samples, npzs, _ = written
+    rows = figures.build_grid_rows(tables.with_methods(per_image), settings, samples, npzs)
+    assert [r.label.split("\n")[0] for r in rows] == sorted(SPECIES)  # one image per species
+    titles = [p.title for p in rows[0].panels]
+    assert titles == ["sam:max_score (first click)", "ritm (noc)", "grabcut (noc)"]
+    assert all(p.mask.shape == (H, W) for r in rows for p in r.panels)
+
+
+def test_ambiguity_picks_the_largest_gaps(written):
+    _, per_image, *_ = written
+    chosen = figures.ambiguity_choices(per_image, n=2)
+    ms = per_image[
+        (per_image["protocol"] == "first_click") & (per_image["strategy"] == "max_score")
+    ]
+    gaps = sorted(ms["best_iou"] - ms["iou"], reverse=True)
+    for _model, cls, image in chosen:
+        r = ms[(ms["class"] == cls) & (ms["image"] == image)].iloc[0]
+        assert r["best_iou"] - r["iou"] >= gaps[1] - 1e-9
+
+
+def test_without_sam_every_figure_is_still_written(tmp_path):
+    per_image, built, settings, samples, npzs = make_run(tmp_path, models=("grabcut",))
+    assert len(built["ambiguity"]) == 0 and len(built["paired"]) == 0
+    out = outputs(tmp_path / "figures")
+    figures.write_all(per_image, built, settings, samples, npzs, out)
+    for paths in out.values():
+        assert all(p.stat().st_size > 1000 for p in paths)
+
+
+def test_with_no_rows_every_figure_is_a_placeholder(tmp_path):
+    settings = tables.Settings.from_config(METRICS, PROTOCOLS, MODELS)
+    rows = tables.empty_rows()
+    out = outputs(tmp_path)
+    figures.write_all(rows, tables.build_tables(rows, settings), settings, [], [], out)
+    for paths in out.values():
+        assert all(p.stat().st_size > 1000 for p in paths)
+
+
+def test_figures_script_writes_declared_pngs_and_svgs(written, tmp_path):
+    root, per_image, built, settings, samples, npzs, _ = written
+    io = pytest.importorskip("snakemake.iocontainers")
+    tables.write_tsv(per_image, tmp_path / "per_image.tsv")
+    inputs = {"per_image": str(tmp_path / "per_image.tsv"), "traces": [str(p) for p in npzs]}
+    for name in tables.TABLES:
+        tables.write_tsv(built[name], tmp_path / f"{name}.tsv")
+        inputs[name] = str(tmp_path / f"{name}.tsv")
+    outputs = {name: str(tmp_path / "fig" / f"{name}.png") for name in figures.FIGURES}
+    outputs["noc_bars_svg"] = str(tmp_path / "fig" / "noc_bars.svg")
+    params = {"samples": samples, "metrics": METRICS, "protocols": PROTOCOLS, "models": MODELS}
+    sm = SimpleNamespace(
+        input=io.Namedlist(fromdict=inputs),
+        output=io.Namedlist(fromdict=outputs),
+        params=io.Namedlist(fromdict=params),
+        log=io.Namedlist(fromdict={"log": str(tmp_path / "figures.log")}),
+    )
+    runpy.run_path(str(REPO / "scripts" / "figures.py"), init_globals={"snakemake": sm})
+    for path in outputs.values():
+        assert Path(path).stat().st_size > 2000, path
+    assert Path(outputs["noc_bars_svg"]).read_text().lstrip().startswith("<?xml")
