@@ -5,8 +5,15 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from scipy.ndimage import distance_transform_edt
 
-from clickbench.clicks import Click, clicks_array, clicks_from_array, next_click
+from clickbench.clicks import (
+    Click,
+    clicks_array,
+    clicks_from_array,
+    exact_distance_transform,
+    next_click,
+)
 
 clicker_mod = pytest.importorskip("ritm_annotation.inference.clicker")
 
@@ -16,6 +23,16 @@ def _numpy2_aliases(monkeypatch):
     # RITM's Clicker.reset_clicks calls np.bool, an alias numpy 2 removed; put it back
     # for the reference only (our code never uses it).
     monkeypatch.setattr(np, "bool", bool, raising=False)
+
+
+@pytest.fixture
+def exact_opencv():
+    """Run the reference with OpenCV's exact transform (Intel IPP off; see
+    clickbench.clicks.exact_distance_transform): RITM's code, made deterministic."""
+    before = cv2.ipp.useIPP()
+    cv2.ipp.setUseIPP(False)
+    yield
+    cv2.ipp.setUseIPP(before)
 
 
 def ritm_gt(gt: np.ndarray, ignore: np.ndarray | None) -> np.ndarray:
@@ -87,7 +104,9 @@ def ignore_band(rng: np.random.Generator, gt: np.ndarray) -> np.ndarray | None:
 
 
 def compare_sequence(gt, ignore, preds):
-    """Feed the same predictions to RITM's Clicker and to next_click; return both clicks."""
+    """Feed the same predictions to RITM's Clicker and to next_click; return both clicks.
+
+    RITM's Clicker makes its clicks from its own state; ours from the clicks we made."""
     clicker = clicker_mod.Clicker(gt_mask=ritm_gt(gt, ignore))
     ours: list[Click] = []
     for pred in preds:
@@ -100,23 +119,30 @@ def compare_sequence(gt, ignore, preds):
     return ours, theirs
 
 
-def test_matches_ritm_clicker_on_generated_cases():
-    rng = np.random.default_rng(12345)
-    n_cases = 0
-    n_clicks = 0
-    kinds = {"positive": 0, "negative": 0, "origin": 0}
-    for _ in range(520):
+def generated_cases(seed: int, n: int):
+    """(gt, ignore, predictions) sequences: shapes touching the border, ignore bands, empty,
+    full and perfect predictions, the same prediction repeated (clicked pixels excluded)."""
+    rng = np.random.default_rng(seed)
+    for _ in range(n):
         h, w = int(rng.integers(8, 70)), int(rng.integers(8, 70))
         gt = blob(rng, h, w)
         ignore = ignore_band(rng, gt)
         steps = int(rng.integers(1, 6))
-        if rng.random() < 0.5:  # the same prediction again and again: clicked pixels excluded
-            pred = perturb(rng, gt)
-            preds = [pred] * steps
+        if rng.random() < 0.5:
+            preds = [perturb(rng, gt)] * steps
         else:
             preds = [perturb(rng, gt) for _ in range(steps)]
+        yield gt, ignore, preds
+
+
+@pytest.mark.usefixtures("exact_opencv")
+def test_matches_ritm_clicker_on_generated_cases():
+    n_cases = 0
+    n_clicks = 0
+    kinds = {"positive": 0, "negative": 0, "origin": 0}
+    for gt, ignore, preds in generated_cases(12345, 520):
         ours, theirs = compare_sequence(gt, ignore, preds)
-        assert ours == theirs, (h, w, ours, theirs)
+        assert ours == theirs, (gt.shape, ours, theirs)
         n_cases += 1
         n_clicks += len(ours)
         for c in ours:
@@ -127,6 +153,55 @@ def test_matches_ritm_clicker_on_generated_cases():
     assert kinds["positive"] > 200 and kinds["negative"] > 200 and kinds["origin"] > 0
 
 
+def exact_maps(gt, ignore, pred, clicked):
+    """Exact (scipy) FN and FP distance maps as RITM defines them, clicked pixels zeroed."""
+    valid = np.ones_like(gt) if ignore is None else ~ignore
+    pred = np.zeros_like(gt) if pred is None else pred
+    maps = []
+    for region in (gt & ~pred & valid, pred & ~gt & valid):
+        d = distance_transform_edt(np.pad(region, 1))[1:-1, 1:-1]
+        for c in clicked:
+            d[c.row, c.col] = 0
+        maps.append(d)
+    return maps
+
+
+def test_with_ipp_ritm_differs_only_on_exact_ties():
+    # With Intel IPP on (OpenCV's default for small images) RITM's distances carry last-bit
+    # noise that changes between calls; wherever its click differs from ours, the two pixels
+    # must be at exactly the same distance, the largest of both maps.
+    assert cv2.ipp.useIPP()
+    n_clicks = n_ties = 0
+    for gt, ignore, preds in generated_cases(777, 300):
+        ours, theirs = compare_sequence(gt, ignore, preds)
+        for k, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+            n_clicks += 1
+            if a == b:
+                continue
+            fn, fp = exact_maps(gt, ignore, preds[k], ours[:k])
+            top = max(fn.max(), fp.max())
+            da = (fn if a.positive else fp)[a.row, a.col]
+            db = (fn if b.positive else fp)[b.row, b.col]
+            assert da == db == top > 0, (a, b, da, db, top)
+            n_ties += 1
+            break  # the two clickers' histories differ from here on
+    assert n_ties < 0.05 * n_clicks
+
+
+def test_exact_distance_transform_is_exact_and_deterministic():
+    rng = np.random.default_rng(5)
+    for _ in range(30):
+        h, w = int(rng.integers(5, 90)), int(rng.integers(5, 90))
+        region = np.pad(blob(rng, h, w), 1).astype(np.uint8)
+        d = exact_distance_transform(region)
+        assert d.dtype == np.float32
+        np.testing.assert_array_equal(d, distance_transform_edt(region).astype(np.float32))
+        for _ in range(3):
+            np.testing.assert_array_equal(exact_distance_transform(region.copy()), d)
+    assert cv2.ipp.useIPP()  # the switch is restored
+
+
+@pytest.mark.usefixtures("exact_opencv")
 def test_ties_and_symmetric_cases():
     cases = []
     # FN and FP regions of the same size: equal maxima, so a negative click (strict >)
@@ -180,6 +255,7 @@ def test_pure_and_does_not_modify_inputs():
     assert all(np.array_equal(x, y) for x, y in zip(copies, (gt, pred), strict=True))
 
 
+@pytest.mark.usefixtures("exact_opencv")
 def test_non_contiguous_inputs():
     rng = np.random.default_rng(1)
     gt = blob(rng, 30, 50)
@@ -205,9 +281,9 @@ def test_clicks_array_round_trip():
 
 
 @pytest.mark.parametrize("threads", [None, 1])
-def test_matches_ritm_clicker_on_larger_images(threads):
-    # Above 2**14 pixels with several threads OpenCV uses its own exact transform, below it
-    # (or with one thread) Intel IPP's float one; both paths must give RITM's clicks.
+def test_matches_ritm_clicker_on_larger_images(threads, exact_opencv):
+    # Above 2**14 pixels OpenCV uses its exact transform when it has several threads and
+    # IPP's with one; with IPP off, RITM's clicks must be ours whatever the thread count.
     before = cv2.getNumThreads()
     if threads is not None:
         cv2.setNumThreads(threads)

@@ -1,0 +1,460 @@
+"""The evaluation loop, its traces on disk, and the per-image rows of the results table.
+
+One *loop* on one image: click, predict, keep one candidate, score, repeat::
+
+    model.set_image(image)                      # the caller, once per image
+    traces = run_noc(model, gt, ignore, ["max_score", "oracle"], max_clicks=20)
+    save_traces("00001.npz", traces)
+    rows = trace_rows(traces, protocol="noc", model="sam_vit_h", cls="Shrimp",
+                      image="00001", strategies=["max_score", "oracle"])
+    write_rows_tsv("00001.tsv", rows)
+
+Protocols (see ``docs/internals.md``):
+
+- ``noc``: every strategy is its own loop (the next click depends on the mask kept), with
+  RITM's click simulator; clicks 1..max_clicks, stopping early only at ``target_iou``.
+- ``first_click``: one loop of one click, the simulator's first click on an empty
+  prediction, which is RITM's first click (the study's protocol for SAM).
+- ``replay``: one loop fed another run's clicks 1..k for every k (the study's next step: SAM
+  given RITM's clicks).
+
+The single-loop protocols are driven by ``max_score`` and every strategy re-scores that
+loop's candidates afterwards. With a model that feeds its kept mask back (SAM with
+``mask_input``) that re-scoring keeps ``max_score``'s history: the other strategies' rows
+are then "this step's choice given max_score's past", not a loop of their own.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from clickbench.clicks import Click, clicks_array, clicks_from_array, next_click
+from clickbench.masks import pack, save_npz_atomic, unpack
+from clickbench.metrics import iou_batch
+from clickbench.models.base import InteractiveModel, Prediction
+from clickbench.selection import select
+
+#: protocols that run one loop per image and re-score it with every strategy
+SINGLE_LOOP_PROTOCOLS = frozenset({"first_click", "replay"})
+#: protocols that run one loop per strategy
+PROTOCOLS = ("noc", "first_click", "replay")
+#: the strategy that drives a single-loop protocol, and the loop name it is saved under
+DRIVING_STRATEGY = "max_score"
+
+#: per-image TSV columns, in this order
+COLUMNS = (
+    "class",
+    "image",
+    "protocol",
+    "model",
+    "strategy",
+    "click",
+    "iou",
+    "best_iou",
+    "score",
+    "chosen",
+    "best",
+    "positive",
+    "row",
+    "col",
+)
+#: columns the rows are sorted by
+SORT_KEY = ("class", "image", "protocol", "model", "strategy", "click")
+
+
+@dataclass
+class Trace:
+    """Everything one loop on one image produced, as stored in the ``.npz``.
+
+    clicks: (K, 3) int32, (row, col, positive 0/1) per click, oldest first.
+    masks:  (K, C, H, W) bool, every candidate after every click.
+    scores: (K, C) float32, the model's own score per candidate.
+    ious:   (K, C) float32, IoU of every candidate against ground truth (ignore-aware).
+    chosen: (K,) int16, the candidate the loop's strategy kept after each click.
+    multi:  (M,) int16, the candidates ``max_score``/``oracle`` choose among.
+    single: int, the single-output candidate, -1 if the model has none.
+    logits: (K, C, 256, 256) float16 low-resolution logits, or None (not kept).
+    """
+
+    clicks: np.ndarray
+    masks: np.ndarray
+    scores: np.ndarray
+    ious: np.ndarray
+    chosen: np.ndarray
+    multi: np.ndarray
+    single: int = -1
+    logits: np.ndarray | None = None
+
+    @property
+    def n_clicks(self) -> int:
+        return int(len(self.clicks))
+
+    @property
+    def curve(self) -> np.ndarray:
+        """(K,) float32 IoU of the kept candidate after each click."""
+        return self.ious[np.arange(self.n_clicks), self.chosen.astype(np.intp)]
+
+    def click_list(self) -> list[Click]:
+        return clicks_from_array(self.clicks)
+
+    def prediction(self, k: int) -> Prediction:
+        """Step ``k`` (0-based) as a :class:`Prediction` (views, no copies)."""
+        return Prediction(
+            masks=self.masks[k],
+            scores=self.scores[k],
+            logits=None if self.logits is None else self.logits[k],
+            multi=tuple(int(i) for i in self.multi),
+            single=None if self.single < 0 else int(self.single),
+        )
+
+    def rescore(self, strategy: str) -> np.ndarray:
+        """(K,) int16: the candidate ``strategy`` would keep at each step of this loop."""
+        return np.asarray(
+            [
+                select(self.prediction(k), strategy, self.ious[k], k + 1)
+                for k in range(self.n_clicks)
+            ],
+            dtype=np.int16,
+        )
+
+    def best(self) -> np.ndarray:
+        """(K,) int16: the multimask candidate with the best IoU at each step (``oracle``)."""
+        return self.rescore("oracle")
+
+
+def _check_prediction(pred: Prediction, shape: tuple[int, int], first: Prediction | None) -> None:
+    masks = np.asarray(pred.masks)
+    if masks.ndim != 3 or masks.shape[1:] != shape or masks.dtype != bool:
+        raise ValueError(
+            f"model returned masks {masks.dtype}{masks.shape}; expected bool (C, {shape[0]}, {shape[1]})"
+        )
+    if np.shape(pred.scores) != (masks.shape[0],):
+        raise ValueError(
+            f"model returned scores of shape {np.shape(pred.scores)} for {masks.shape[0]} masks"
+        )
+    if first is not None and (
+        masks.shape[0] != first.masks.shape[0]
+        or tuple(pred.multi) != tuple(first.multi)
+        or pred.single != first.single
+    ):
+        raise ValueError("model changed its number or kinds of candidates within one loop")
+
+
+def run_loop(
+    model: InteractiveModel,
+    gt: np.ndarray,
+    ignore: np.ndarray | None,
+    *,
+    strategy: str,
+    max_clicks: int | None,
+    target_iou: float | None = None,
+    clicks: Sequence[Click] | None = None,
+    keep_logits: bool = False,
+) -> Trace:
+    """Run one click loop on the image the model holds; return its :class:`Trace`.
+
+    model:      an :class:`InteractiveModel` on which the caller already ran ``set_image``
+                (once per image); this calls ``model.reset()`` first.
+    gt:         (H, W) bool ground truth; ignore: (H, W) bool or None.
+    strategy:   which candidate to keep after each click (:mod:`clickbench.selection`).
+    max_clicks: clicks at most (None with ``clicks``: all of them).
+    target_iou: stop after the first click whose kept IoU reaches it (None: never stop
+                early). Compared in float64, as RITM's ``evaluate_sample``.
+    clicks:     None to simulate the clicks (RITM's simulator on the kept mask, starting
+                from an empty prediction); given, feed clicks[:k] for k = 1, 2, ...
+    keep_logits: store the model's low-resolution logits (float16) when it gives them.
+    """
+    gt = np.asarray(gt, dtype=bool)
+    if max_clicks is None:
+        if clicks is None:
+            raise ValueError("max_clicks is needed when clicks are simulated")
+        max_clicks = len(clicks)
+    n_steps = max_clicks if clicks is None else min(max_clicks, len(clicks))
+    if n_steps < 1:
+        raise ValueError("a loop needs at least one click")
+    model.reset()
+    made: list[Click] = []
+    masks, scores, ious, chosen, logits = [], [], [], [], []
+    first: Prediction | None = None
+    previous: Prediction | None = None
+    kept_mask: np.ndarray | None = None
+    choice: int | None = None
+    for step in range(n_steps):
+        if clicks is None:
+            click = next_click(gt, ignore, kept_mask, made)
+        else:
+            c = clicks[step]
+            click = Click(int(c[0]), int(c[1]), bool(c[2]))
+        made.append(click)
+        pred = model.predict(tuple(made), previous=previous, previous_choice=choice)
+        _check_prediction(pred, gt.shape, first)
+        if first is None:
+            first = pred
+        step_ious64 = iou_batch(gt, ignore, pred.masks)
+        # choose on the float32 values that are stored, so re-scoring a saved trace agrees
+        step_ious = step_ious64.astype(np.float32)
+        choice = select(pred, strategy, step_ious, step + 1)
+        masks.append(np.asarray(pred.masks, dtype=bool))
+        scores.append(np.asarray(pred.scores, dtype=np.float32))
+        ious.append(step_ious)
+        chosen.append(choice)
+        if keep_logits and pred.logits is not None:
+            logits.append(np.asarray(pred.logits, dtype=np.float16))
+        previous, kept_mask = pred, pred.masks[choice]
+        if target_iou is not None and step_ious64[choice] >= target_iou:
+            break
+    return Trace(
+        clicks=clicks_array(made),
+        masks=np.stack(masks),
+        scores=np.stack(scores),
+        ious=np.stack(ious),
+        chosen=np.asarray(chosen, dtype=np.int16),
+        multi=np.asarray(first.multi, dtype=np.int16),
+        single=-1 if first.single is None else int(first.single),
+        logits=np.stack(logits) if logits and len(logits) == len(masks) else None,
+    )
+
+
+def run_noc(
+    model: InteractiveModel,
+    gt: np.ndarray,
+    ignore: np.ndarray | None,
+    strategies: Sequence[str],
+    max_clicks: int = 20,
+    target_iou: float | None = None,
+    keep_logits: bool = False,
+) -> dict[str, Trace]:
+    """The ``noc`` protocol: one simulated loop per strategy, keyed by strategy name."""
+    return {
+        s: run_loop(
+            model,
+            gt,
+            ignore,
+            strategy=s,
+            max_clicks=max_clicks,
+            target_iou=target_iou,
+            keep_logits=keep_logits,
+        )
+        for s in dict.fromkeys(strategies)
+    }
+
+
+def run_first_click(
+    model: InteractiveModel,
+    gt: np.ndarray,
+    ignore: np.ndarray | None,
+    keep_logits: bool = False,
+) -> dict[str, Trace]:
+    """The ``first_click`` protocol: RITM's first click only (the farthest object pixel from
+    the boundary, positive), one loop keyed ``max_score``."""
+    trace = run_loop(
+        model, gt, ignore, strategy=DRIVING_STRATEGY, max_clicks=1, keep_logits=keep_logits
+    )
+    return {DRIVING_STRATEGY: trace}
+
+
+def run_replay(
+    model: InteractiveModel,
+    gt: np.ndarray,
+    ignore: np.ndarray | None,
+    source_clicks: Sequence[Click] | np.ndarray,
+    max_clicks: int | None = None,
+    keep_logits: bool = False,
+) -> dict[str, Trace]:
+    """The ``replay`` protocol: clicks 1..k of another run for every k (all of them, or the
+    first ``max_clicks``), one loop keyed ``max_score``."""
+    source = [Click(int(c[0]), int(c[1]), bool(c[2])) for c in source_clicks]
+    if not source:
+        raise ValueError("replay needs at least one source click")
+    trace = run_loop(
+        model,
+        gt,
+        ignore,
+        strategy=DRIVING_STRATEGY,
+        max_clicks=max_clicks if max_clicks is not None else len(source),
+        clicks=source,
+        keep_logits=keep_logits,
+    )
+    return {DRIVING_STRATEGY: trace}
+
+
+def replay_source_clicks(path: str | Path, loop: str = DRIVING_STRATEGY) -> list[Click]:
+    """The clicks of loop ``loop`` in a saved ``noc`` trace file (the replay source)."""
+    traces = load_traces(path)
+    if loop not in traces:
+        raise KeyError(f"{path}: no loop {loop!r} (has {', '.join(sorted(traces))})")
+    return traces[loop].click_list()
+
+
+# --------------------------------------------------------------------------- on disk
+
+
+def save_traces(path: str | Path, traces: dict[str, Trace]) -> None:
+    """Write loops to one ``.npz`` atomically, keys ``<loop>.<field>`` (docs/internals.md);
+    masks as packed bits (``<loop>.bits``, ``<loop>.shape``)."""
+    arrays: dict[str, np.ndarray] = {}
+    for name, t in traces.items():
+        if not name or "." in name:
+            raise ValueError(f"loop name {name!r} must be non-empty and without '.'")
+        packed = pack(t.masks)
+        arrays[f"{name}.clicks"] = np.asarray(t.clicks, dtype=np.int32).reshape(-1, 3)
+        arrays[f"{name}.bits"] = packed["bits"]
+        arrays[f"{name}.shape"] = packed["shape"]
+        arrays[f"{name}.scores"] = np.asarray(t.scores, dtype=np.float32)
+        arrays[f"{name}.ious"] = np.asarray(t.ious, dtype=np.float32)
+        arrays[f"{name}.chosen"] = np.asarray(t.chosen, dtype=np.int16)
+        arrays[f"{name}.multi"] = np.asarray(t.multi, dtype=np.int16)
+        arrays[f"{name}.single"] = np.asarray(t.single, dtype=np.int16)
+        if t.logits is not None:
+            arrays[f"{name}.logits"] = np.asarray(t.logits, dtype=np.float16)
+    save_npz_atomic(path, **arrays)
+
+
+def load_traces(path: str | Path) -> dict[str, Trace]:
+    """Read the loops :func:`save_traces` wrote, keyed by loop name (file order)."""
+    with np.load(path) as data:
+        fields: dict[str, dict[str, np.ndarray]] = {}
+        for key in data.files:
+            name, _, field = key.partition(".")
+            fields.setdefault(name, {})[field] = data[key]
+    traces = {}
+    for name, f in fields.items():
+        missing = {"clicks", "bits", "shape", "scores", "ious", "chosen", "multi", "single"} - set(
+            f
+        )
+        if missing:
+            raise ValueError(f"{path}: loop {name!r} lacks {', '.join(sorted(missing))}")
+        traces[name] = Trace(
+            clicks=f["clicks"],
+            masks=unpack(f["bits"], f["shape"]),
+            scores=f["scores"],
+            ious=f["ious"],
+            chosen=f["chosen"],
+            multi=f["multi"],
+            single=int(f["single"]),
+            logits=f.get("logits"),
+        )
+    return traces
+
+
+# --------------------------------------------------------------------------- rows
+
+
+def trace_rows(
+    traces: dict[str, Trace],
+    *,
+    protocol: str,
+    model: str,
+    cls: str,
+    image: str,
+    strategies: Sequence[str],
+) -> list[dict]:
+    """Per-image TSV rows, one per (strategy, click), columns :data:`COLUMNS`.
+
+    ``noc``: strategy ``s`` reads loop ``traces[s]``. ``first_click``/``replay``: the one
+    loop is re-scored with every strategy. ``iou``/``score``/``chosen`` are the kept
+    candidate's, ``best_iou``/``best`` the best multimask candidate's by true IoU.
+    """
+    if protocol in SINGLE_LOOP_PROTOCOLS:
+        if len(traces) != 1:
+            raise ValueError(f"protocol {protocol} has one loop per image, got {sorted(traces)}")
+        (loop,) = traces.values()
+        pairs = [(s, loop, loop.rescore(s)) for s in dict.fromkeys(strategies)]
+    elif protocol == "noc":
+        pairs = []
+        for s in dict.fromkeys(strategies):
+            if s not in traces:
+                raise KeyError(f"no {s!r} loop among {sorted(traces)}")
+            pairs.append((s, traces[s], traces[s].chosen))
+    else:
+        raise ValueError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
+    rows = []
+    for strategy, trace, chosen in pairs:
+        best = trace.best()
+        for k in range(trace.n_clicks):
+            c, b = int(chosen[k]), int(best[k])
+            row, col, positive = (int(v) for v in trace.clicks[k])
+            rows.append(
+                {
+                    "class": cls,
+                    "image": image,
+                    "protocol": protocol,
+                    "model": model,
+                    "strategy": strategy,
+                    "click": k + 1,
+                    "iou": float(trace.ious[k, c]),
+                    "best_iou": float(trace.ious[k, b]),
+                    "score": float(trace.scores[k, c]),
+                    "chosen": c,
+                    "best": b,
+                    "positive": positive,
+                    "row": row,
+                    "col": col,
+                }
+            )
+    return rows
+
+
+def _cell(value) -> str:
+    if isinstance(value, bool | np.bool_):
+        return str(int(value))
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        value = float(value)
+        return "nan" if math.isnan(value) else f"{value:.6g}"
+    text = str(value)
+    if "\t" in text or "\n" in text:
+        raise ValueError(f"a TSV cell cannot hold a tab or newline: {text!r}")
+    return text
+
+
+def format_rows_tsv(rows: Iterable[dict], columns: Sequence[str] = COLUMNS) -> str:
+    """Rows as TSV text: a header, then rows sorted by :data:`SORT_KEY`, floats ``%.6g``."""
+    rows = sorted(rows, key=lambda r: tuple(r[k] for k in SORT_KEY if k in columns))
+    lines = ["\t".join(columns)]
+    lines += ["\t".join(_cell(r[c]) for c in columns) for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def write_rows_tsv(
+    path: str | Path, rows: Iterable[dict], columns: Sequence[str] = COLUMNS
+) -> None:
+    """Write :func:`format_rows_tsv` atomically; the same rows always give the same bytes."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = format_rows_tsv(rows, columns)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+__all__ = [
+    "COLUMNS",
+    "DRIVING_STRATEGY",
+    "PROTOCOLS",
+    "SINGLE_LOOP_PROTOCOLS",
+    "Trace",
+    "format_rows_tsv",
+    "load_traces",
+    "replay_source_clicks",
+    "run_first_click",
+    "run_loop",
+    "run_noc",
+    "run_replay",
+    "save_traces",
+    "trace_rows",
+    "write_rows_tsv",
+]

@@ -1,0 +1,399 @@
+"""The evaluation loop against RITM's own evaluate_sample, traces on disk, per-image rows."""
+
+from __future__ import annotations
+
+import random
+
+import cv2
+import numpy as np
+import pytest
+
+from clickbench import protocols
+from clickbench.clicks import Click, next_click
+from clickbench.models.base import InteractiveModel, Prediction
+from clickbench.protocols import (
+    COLUMNS,
+    Trace,
+    format_rows_tsv,
+    load_traces,
+    run_first_click,
+    run_loop,
+    run_noc,
+    run_replay,
+    save_traces,
+    trace_rows,
+    write_rows_tsv,
+)
+from clickbench.selection import select
+
+
+def scene(seed: int, h: int = 48, w: int = 64, band: bool = False):
+    """A bright ellipse on a dark noisy background; optionally a GrabCut-like ignore band."""
+    rng = np.random.default_rng(seed)
+    gt = np.zeros((h, w), np.uint8)
+    center = (int(rng.integers(w // 4, 3 * w // 4)), int(rng.integers(h // 4, 3 * h // 4)))
+    axes = (int(rng.integers(6, w // 2)), int(rng.integers(6, h // 2)))
+    cv2.ellipse(gt, center, axes, float(rng.uniform(0, 180)), 0, 360, 1, -1)
+    image = np.where(gt[..., None] > 0, 170, 60) + rng.normal(0, 25, (h, w, 3))
+    image = np.clip(image, 0, 255).astype(np.uint8)
+    ignore = None
+    if band:
+        k = np.ones((3, 3), np.uint8)
+        ignore = (cv2.dilate(gt, k) - cv2.erode(gt, k)).astype(bool)
+    return image, gt.astype(bool), ignore
+
+
+class ColorDisks(InteractiveModel):
+    """A deterministic toy model: each click spreads over pixels of a similar colour nearby.
+
+    It implements both our interface and RITM's predictor API (``set_input_image``,
+    ``get_prediction(clicker)`` returning probabilities), so one object runs in both loops.
+    """
+
+    name = "color_disks"
+
+    def __init__(self, sigma: float = 14.0):
+        self.sigma = sigma
+        self.resets = 0
+        self.images_set = 0
+
+    def set_image(self, image):
+        self.image = image.astype(np.float32)
+        h, w = image.shape[:2]
+        self.yy, self.xx = np.mgrid[:h, :w]
+        self.images_set += 1
+
+    def reset(self):
+        self.resets += 1
+
+    def probs(self, clicks) -> np.ndarray:
+        p = np.zeros(self.image.shape[:2], np.float32)
+        for c in clicks:
+            near = np.exp(-((self.yy - c.row) ** 2 + (self.xx - c.col) ** 2) / (2 * self.sigma**2))
+            alike = np.exp(
+                -(((self.image - self.image[c.row, c.col]) ** 2).sum(-1)) / (2 * 70.0**2)
+            )
+            influence = (near * alike).astype(np.float32)
+            p = np.maximum(p, influence) if c.positive else p * (1 - influence)
+        return p
+
+    # RITM's predictor API
+    def set_input_image(self, image):
+        self.set_image(image)
+
+    def get_prediction(self, clicker):
+        clicks = [
+            Click(int(c.coords[0]), int(c.coords[1]), bool(c.is_positive))
+            for c in clicker.get_clicks()
+        ]
+        return self.probs(clicks)
+
+    # ours
+    def predict(self, clicks, previous=None, previous_choice=None):
+        return Prediction(masks=(self.probs(clicks) > 0.49)[None], scores=np.ones(1, np.float32))
+
+
+class SamLike(InteractiveModel):
+    """Four candidates per step as SAM: three multimask (small/medium/whole image), one single.
+
+    The scores prefer the whole image, as SAM's worst cases did in the study. It records the
+    ``previous``/``previous_choice`` it is given.
+    """
+
+    name = "sam_like"
+
+    def set_image(self, image):
+        self.shape = image.shape[:2]
+        self.seen = []
+
+    def predict(self, clicks, previous=None, previous_choice=None):
+        self.seen.append((len(clicks), previous is not None, previous_choice))
+        h, w = self.shape
+        yy, xx = np.mgrid[:h, :w]
+        masks = np.zeros((4, h, w), bool)
+        for i, radius in enumerate((4, 10)):
+            for c in clicks:
+                disk = (yy - c.row) ** 2 + (xx - c.col) ** 2 <= radius**2
+                masks[i] = masks[i] | disk if c.positive else masks[i] & ~disk
+        masks[2] = True
+        masks[3] = masks[1] & ~masks[0] if len(clicks) % 2 else masks[1]
+        scores = np.array([0.5, 0.7, 0.9 - 0.01 * len(clicks), 0.6], np.float32)
+        logits = np.full((4, 256, 256), len(clicks), np.float32)
+        return Prediction(masks=masks, scores=scores, logits=logits, multi=(0, 1, 2), single=3)
+
+
+@pytest.fixture
+def ritm_evaluation(monkeypatch):
+    evaluation = pytest.importorskip("ritm_annotation.inference.evaluation")
+    # RITM's Clicker.reset_clicks calls np.bool, an alias numpy 2 removed; put it back for
+    # the reference only.
+    monkeypatch.setattr(np, "bool", bool, raising=False)
+    # OpenCV's exact distance transform for the reference too (Intel IPP's is not
+    # deterministic on small images; see clickbench.clicks.exact_distance_transform)
+    before = cv2.ipp.useIPP()
+    cv2.ipp.setUseIPP(False)
+    yield evaluation
+    cv2.ipp.setUseIPP(before)
+
+
+@pytest.mark.parametrize("band", [False, True])
+@pytest.mark.parametrize("target", [0.9, None])
+def test_loop_matches_ritm_evaluate_sample(ritm_evaluation, band, target):
+    n_clicks = []
+    for seed in range(8):
+        image, gt, ignore = scene(seed, band=band)
+        ritm_gt = gt.astype(np.int32)
+        if ignore is not None:
+            ritm_gt[ignore] = -1
+        model = ColorDisks()
+        ref_clicks, ref_ious, _ = ritm_evaluation.evaluate_sample(
+            image,
+            ritm_gt,
+            model,
+            max_iou_thr=target if target is not None else 2.0,  # 2.0: never stops early
+            pred_thr=0.49,
+            max_clicks=12,
+        )
+        model.set_image(image)
+        trace = run_loop(model, gt, ignore, strategy="max_score", max_clicks=12, target_iou=target)
+        ours = [tuple(c) for c in trace.click_list()]
+        theirs = [(int(c.coords[0]), int(c.coords[1]), bool(c.is_positive)) for c in ref_clicks]
+        assert ours == theirs
+        assert trace.curve.dtype == np.float32
+        np.testing.assert_array_equal(trace.curve, ref_ious)
+        n_clicks.append(trace.n_clicks)
+    # the toy model is good enough that some loops stop early and some need several clicks
+    if target is not None:
+        assert min(n_clicks) < 12 and max(n_clicks) > 1
+    else:
+        assert set(n_clicks) == {12}
+
+
+def test_run_loop_calls_reset_not_set_image():
+    image, gt, _ = scene(1)
+    model = ColorDisks()
+    model.set_image(image)
+    run_loop(model, gt, None, strategy="max_score", max_clicks=3)
+    run_loop(model, gt, None, strategy="max_score", max_clicks=3)
+    assert model.images_set == 1 and model.resets == 2
+
+
+def test_noc_one_loop_per_strategy():
+    image, gt, ignore = scene(2, band=True)
+    model = SamLike()
+    model.set_image(image)
+    traces = run_noc(model, gt, ignore, ["max_score", "oracle", "single"], max_clicks=5)
+    assert list(traces) == ["max_score", "oracle", "single"]
+    first = next_click(gt, ignore, None)
+    for strategy, t in traces.items():
+        assert t.clicks.shape == (5, 3) and t.clicks.dtype == np.int32
+        assert t.masks.shape == (5, 4, *gt.shape) and t.masks.dtype == bool
+        assert t.scores.shape == t.ious.shape == (5, 4)
+        assert t.chosen.dtype == np.int16 and t.multi.tolist() == [0, 1, 2] and t.single == 3
+        assert t.logits is None  # not asked for
+        assert tuple(t.click_list()[0]) == tuple(first)  # every loop starts with RITM's first click
+        for k in range(5):
+            assert t.chosen[k] == select(t.prediction(k), strategy, t.ious[k], k + 1)
+        # the next click is the simulator's on the mask this loop kept
+        for k in range(1, 5):
+            kept = t.masks[k - 1, t.chosen[k - 1]]
+            assert tuple(t.click_list()[k]) == tuple(
+                next_click(gt, ignore, kept, t.click_list()[:k])
+            )
+    assert traces["max_score"].chosen.tolist() == [2] * 5  # the whole image scores highest
+    assert traces["single"].chosen.tolist() == [2, 3, 3, 3, 3]
+    assert (traces["oracle"].curve >= traces["max_score"].curve[0]).all()
+    # the model was told which candidate was kept
+    assert model.seen[:2] == [(1, False, None), (2, True, 2)]
+
+
+def test_target_iou_stops_early():
+    image, gt, _ = scene(3)
+    model = ColorDisks()
+    model.set_image(image)
+    full = run_loop(model, gt, None, strategy="max_score", max_clicks=10)
+    target = float(full.curve[2]) - 1e-6  # below the float32-rounded IoU of click 3
+    k = int(np.argmax(full.curve >= target)) + 1  # the first click reaching it
+    early = run_loop(model, gt, None, strategy="max_score", max_clicks=10, target_iou=target)
+    assert early.n_clicks == k
+    np.testing.assert_array_equal(early.clicks, full.clicks[:k])
+
+
+def test_first_click_and_replay():
+    image, gt, ignore = scene(4, band=True)
+    model = SamLike()
+    model.set_image(image)
+    first = run_first_click(model, gt, ignore)
+    assert list(first) == ["max_score"]
+    (t,) = first.values()
+    assert t.n_clicks == 1
+    assert tuple(t.click_list()[0]) == tuple(next_click(gt, ignore, None)) and t.clicks[0, 2] == 1
+
+    source = [Click(20, 30, True), Click(5, 5, False), Click(25, 33, True)]
+    replay = run_replay(model, gt, ignore, source)
+    assert replay["max_score"].click_list() == source
+    assert (
+        run_replay(model, gt, ignore, np.array([[20, 30, 1], [5, 5, 0]]), max_clicks=1)[
+            "max_score"
+        ].n_clicks
+        == 1
+    )
+    rows = trace_rows(
+        replay,
+        protocol="replay",
+        model="sam",
+        cls="A",
+        image="1",
+        strategies=["max_score", "oracle", "single"],
+    )
+    assert len(rows) == 9
+    by = {(r["strategy"], r["click"]): r for r in rows}
+    for k in (1, 2, 3):
+        assert by["max_score", k]["chosen"] == 2
+        assert by["oracle", k]["iou"] == by["oracle", k]["best_iou"]
+        assert (by["single", k]["chosen"] == 3) == (k >= 2)
+        assert by["max_score", k]["row"] == source[k - 1].row
+        assert by["max_score", k]["positive"] == int(source[k - 1].positive)
+
+
+def test_trace_rows_noc_columns_and_values():
+    image, gt, ignore = scene(5, band=True)
+    model = SamLike()
+    model.set_image(image)
+    traces = run_noc(model, gt, ignore, ["max_score", "oracle"], max_clicks=3)
+    rows = trace_rows(
+        traces,
+        protocol="noc",
+        model="sam",
+        cls="Gilt-Head Bream",
+        image="00001",
+        strategies=["max_score", "oracle"],
+    )
+    assert len(rows) == 6 and all(list(r) == list(COLUMNS) for r in rows)
+    for r in rows:
+        t = traces[r["strategy"]]
+        k = r["click"] - 1
+        assert r["chosen"] == t.chosen[k]
+        assert r["iou"] == float(t.ious[k, r["chosen"]])
+        assert r["score"] == float(t.scores[k, r["chosen"]])
+        assert r["best_iou"] == float(t.ious[k, :3].max()) >= r["iou"]
+        assert (r["row"], r["col"], r["positive"]) == tuple(int(v) for v in t.clicks[k])
+        assert (r["class"], r["image"], r["protocol"], r["model"]) == (
+            "Gilt-Head Bream",
+            "00001",
+            "noc",
+            "sam",
+        )
+    with pytest.raises(KeyError):
+        trace_rows(traces, protocol="noc", model="sam", cls="A", image="1", strategies=["single"])
+    with pytest.raises(ValueError):
+        trace_rows(
+            traces,
+            protocol="first_click",
+            model="sam",
+            cls="A",
+            image="1",
+            strategies=["max_score"],
+        )
+
+
+def test_save_load_round_trip(tmp_path):
+    image, gt, ignore = scene(6, band=True)
+    model = SamLike()
+    model.set_image(image)
+    traces = run_noc(model, gt, ignore, ["max_score", "oracle"], max_clicks=4, keep_logits=True)
+    path = tmp_path / "sub" / "00001.npz"
+    save_traces(path, traces)
+    with np.load(path) as data:
+        keys = set(data.files)
+        assert {
+            "max_score.bits",
+            "max_score.shape",
+            "oracle.clicks",
+            "oracle.logits",
+            "oracle.single",
+        } <= keys
+        assert data["max_score.bits"].dtype == np.uint8
+        assert data["max_score.shape"].tolist() == [4, 4, *gt.shape]
+        assert data["oracle.logits"].dtype == np.float16 and data["oracle.logits"].shape == (
+            4,
+            4,
+            256,
+            256,
+        )
+        assert data["max_score.single"].shape == () and data["max_score.chosen"].dtype == np.int16
+    loaded = load_traces(path)
+    assert list(loaded) == ["max_score", "oracle"]
+    for name, t in traces.items():
+        u = loaded[name]
+        for field in ("clicks", "masks", "scores", "ious", "chosen", "multi", "logits"):
+            np.testing.assert_array_equal(getattr(u, field), getattr(t, field))
+            assert getattr(u, field).dtype == getattr(t, field).dtype, field
+        assert u.single == t.single
+    assert protocols.replay_source_clicks(path) == traces["max_score"].click_list()
+    # without logits, and with a single-candidate model
+    one = ColorDisks()
+    one.set_image(image)
+    save_traces(path, run_noc(one, gt, ignore, ["max_score"], max_clicks=2, keep_logits=True))
+    (u,) = load_traces(path).values()
+    assert u.logits is None and u.single == -1 and u.multi.tolist() == [0]
+    with pytest.raises(ValueError):
+        save_traces(path, {"a.b": u})
+
+
+def test_rows_tsv_deterministic_bytes(tmp_path):
+    image, gt, ignore = scene(7)
+    model = SamLike()
+    model.set_image(image)
+    traces = run_noc(model, gt, ignore, ["max_score", "oracle", "single"], max_clicks=4)
+    rows = trace_rows(
+        traces,
+        protocol="noc",
+        model="sam",
+        cls="Shrimp",
+        image="00021",
+        strategies=["max_score", "oracle", "single"],
+    )
+    a, b = tmp_path / "a.tsv", tmp_path / "b.tsv"
+    write_rows_tsv(a, rows)
+    shuffled = rows[:]
+    random.Random(0).shuffle(shuffled)
+    write_rows_tsv(b, shuffled)
+    assert a.read_bytes() == b.read_bytes()
+    lines = a.read_text().splitlines()
+    assert lines[0].split("\t") == list(COLUMNS)
+    assert len(lines) == 13
+    first = dict(zip(COLUMNS, lines[1].split("\t"), strict=True))
+    assert first["strategy"] == "max_score" and first["click"] == "1"
+    assert first["iou"] == f"{rows[0]['iou']:.6g}"
+    # sorted by strategy then click number (numerically: click 10 after click 9)
+    many = [dict(rows[0], click=k) for k in (10, 9, 1)]
+    assert [line.split("\t")[5] for line in format_rows_tsv(many).splitlines()[1:]] == [
+        "1",
+        "9",
+        "10",
+    ]
+
+
+def test_bad_model_output_is_reported():
+    class Bad(SamLike):
+        def predict(self, clicks, previous=None, previous_choice=None):
+            return Prediction(masks=np.zeros((1, 3, 3), bool), scores=np.ones(1, np.float32))
+
+    image, gt, _ = scene(8)
+    model = Bad()
+    model.set_image(image)
+    with pytest.raises(ValueError, match="masks"):
+        run_loop(model, gt, None, strategy="max_score", max_clicks=2)
+
+
+def test_trace_is_a_plain_dataclass():
+    t = Trace(
+        clicks=np.array([[1, 2, 1]], np.int32),
+        masks=np.zeros((1, 1, 3, 3), bool),
+        scores=np.ones((1, 1), np.float32),
+        ious=np.array([[0.5]], np.float32),
+        chosen=np.zeros(1, np.int16),
+        multi=np.zeros(1, np.int16),
+    )
+    assert t.single == -1 and t.logits is None and t.curve.tolist() == [0.5]
