@@ -12,11 +12,10 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
-import pandas as pd
 import pytest
 from PIL import Image
 
-from clickbench import figures, masks, metrics, tables
+from clickbench import figures, metrics, protocols, tables
 from clickbench.datasets import slug
 
 SPECIES = ["Hourse Mackerel", "Gilt-Head Bream", "Red Sea Bream"]
@@ -35,48 +34,20 @@ def ellipse(cy, cx, ry, rx):
     return ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1
 
 
-def save_trace(path, loops):
-    arrays = {}
-    for loop, f in loops.items():
-        packed = masks.pack(f["masks"])
-        arrays[f"{loop}.bits"], arrays[f"{loop}.shape"] = packed["bits"], packed["shape"]
-        for key in ("clicks", "scores", "ious", "chosen", "multi", "single"):
-            arrays[f"{loop}.{key}"] = f[key]
-    masks.save_npz_atomic(path, **arrays)
-
-
-def tsv_rows(cls, image, protocol, model, loop, strategies):
-    rows = []
-    for strategy in strategies:
-        for k in range(len(loop["clicks"])):
-            ious, scores = loop["ious"][k], loop["scores"][k]
-            multi = list(loop["multi"])
-            chosen = (
-                multi[int(np.argmax(scores[multi]))]
-                if strategy == "max_score"
-                else multi[int(np.argmax(ious[multi]))]
-            )
-            best = multi[int(np.argmax(ious[multi]))]
-            r, c, pos = loop["clicks"][k]
-            rows.append(
-                [
-                    cls,
-                    image,
-                    protocol,
-                    model,
-                    strategy,
-                    k + 1,
-                    ious[chosen],
-                    ious[best],
-                    scores[chosen],
-                    chosen,
-                    best,
-                    pos,
-                    r,
-                    c,
-                ]
-            )
-    return rows
+def save(root, protocol, model, cls, image, trace, strategies):
+    """The ``.npz`` and ``.tsv`` of one image, written as scripts/run_model.py does."""
+    base = root / "runs" / protocol / model / slug(cls) / image
+    protocols.save_traces(f"{base}.npz", {"max_score": trace})
+    rows = protocols.trace_rows(
+        {"max_score": trace},
+        protocol=protocol,
+        model=model,
+        cls=cls,
+        image=image,
+        strategies=strategies,
+    )
+    protocols.write_rows_tsv(f"{base}.tsv", rows)
+    return Path(f"{base}.npz"), Path(f"{base}.tsv")
 
 
 def make_run(root, models=("ritm", "sam", "grabcut")):
@@ -107,7 +78,6 @@ def make_run(root, models=("ritm", "sam", "grabcut")):
                 }
             )
             cy, cx = np.argwhere(gt).mean(axis=0).astype(int)
-            rows = []
             if "ritm" in models or "grabcut" in models:
                 for model in [m for m in ("ritm", "grabcut") if m in models]:
                     grow = [8, 4, 1, 0] if model == "ritm" else [14, 10, 7, 5]
@@ -120,19 +90,17 @@ def make_run(root, models=("ritm", "sam", "grabcut")):
                         dtype=np.int32,
                     )
                     ious = np.stack([metrics.iou_batch(gt, None, m) for m in ms]).astype(np.float32)
-                    loop = {
-                        "masks": ms,
-                        "clicks": clicks,
-                        "scores": np.ones((steps, 1), np.float32),
-                        "ious": ious,
-                        "chosen": np.zeros(steps, np.int16),
-                        "multi": np.array([0], np.int16),
-                        "single": np.array(-1, np.int16),
-                    }
-                    path = root / "runs" / "noc" / model / slug(cls) / f"{image}.npz"
-                    save_trace(path, {"max_score": loop})
-                    npzs.append(path)
-                    rows += tsv_rows(cls, image, "noc", model, loop, ["max_score"])
+                    trace = protocols.Trace(
+                        clicks=clicks,
+                        masks=ms,
+                        scores=np.ones((steps, 1), np.float32),
+                        ious=ious,
+                        chosen=np.zeros(steps, np.int16),
+                        multi=np.array([0], np.int16),
+                    )
+                    npz, tsv = save(root, "noc", model, cls, image, trace, ["max_score"])
+                    npzs.append(npz)
+                    tsvs.append(tsv)
             if "sam" in models:
                 part = ellipse(cy, cx + 10, 8, 12)
                 whole = np.zeros((H, W), bool)
@@ -140,26 +108,18 @@ def make_run(root, models=("ritm", "sam", "grabcut")):
                 ms = np.stack([part, ellipse(cy, cx, 16 + s_i * 3, 32 - i_i * 4), whole])[None]
                 ious = metrics.iou_batch(gt, None, ms[0])[None].astype(np.float32)
                 scores = np.array([[0.80, 0.90 - 0.1 * i_i, 0.85 + 0.02 * s_i]], np.float32)
-                loop = {
-                    "masks": ms,
-                    "clicks": np.array([[cy, cx, 1]], np.int32),
-                    "scores": scores,
-                    "ious": ious,
-                    "chosen": np.array([int(np.argmax(scores[0]))], np.int16),
-                    "multi": np.array([0, 1, 2], np.int16),
-                    "single": np.array(-1, np.int16),
-                }
-                path = root / "runs" / "first_click" / "sam" / slug(cls) / f"{image}.npz"
-                save_trace(path, {"max_score": loop})
-                npzs.append(path)
-                rows += tsv_rows(cls, image, "first_click", "sam", loop, ["max_score", "oracle"])
-            for (protocol, model), sub in pd.DataFrame(rows, columns=tables.ROW_COLUMNS).groupby(
-                ["protocol", "model"]
-            ):
-                path = root / "runs" / protocol / model / slug(cls) / f"{image}.tsv"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(tables.format_table(sub))
-                tsvs.append(path)
+                trace = protocols.Trace(
+                    clicks=np.array([[cy, cx, 1]], np.int32),
+                    masks=ms,
+                    scores=scores,
+                    ious=ious,
+                    chosen=np.array([int(np.argmax(scores[0]))], np.int16),
+                    multi=np.array([0, 1, 2], np.int16),
+                )
+                strategies = ["max_score", "oracle"]
+                npz, tsv = save(root, "first_click", "sam", cls, image, trace, strategies)
+                npzs.append(npz)
+                tsvs.append(tsv)
     settings = tables.Settings.from_config(METRICS, PROTOCOLS, {m: MODELS[m] for m in models})
     per_image = tables.read_rows(tsvs, "fish")
     return per_image, tables.build_tables(per_image, settings), settings, samples, npzs
@@ -199,12 +159,12 @@ def test_figures_are_deterministic(written, tmp_path):
             assert a.read_bytes() == b.read_bytes(), a.name
 
 
-def test_read_traces_unpacks_masks(written):
+def test_trace_loop_finds_the_shared_loop(written):
     *_, npzs, _ = written
-    loops = figures.read_traces(next(p for p in npzs if "first_click" in p.parts))
-    loop = loops["max_score"]
-    assert loop["masks"].shape == (1, 3, H, W) and loop["masks"].dtype == bool
-    assert loop["clicks"].shape == (1, 3)
+    traces = protocols.load_traces(next(p for p in npzs if "first_click" in p.parts))
+    for strategy in ("max_score", "oracle", "single"):
+        assert figures.trace_loop(traces, strategy) is traces["max_score"]
+    assert traces["max_score"].masks.shape == (1, 3, H, W)
 
 
 def test_grid_shows_sam_then_ritm_on_the_image_they_differ_most(written):

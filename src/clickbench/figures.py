@@ -32,8 +32,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from clickbench import masks as cbmasks  # noqa: E402
 from clickbench import tables  # noqa: E402
+from clickbench.protocols import Trace, load_traces  # noqa: E402
 
 #: colour-blind safe (Okabe-Ito), then tab10 for more methods
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
@@ -231,25 +231,10 @@ def noc_bars(noc_table: pd.DataFrame, paths) -> None:
 
 
 # ---------------------------------------------------------------- traces
-def read_traces(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
-    """Per-image ``.npz`` -> ``{loop: {field: array}}`` with ``masks`` (K, C, H, W) bool
-    unpacked from ``bits``/``shape`` (format in docs/internals.md)."""
-    loops: dict[str, dict[str, np.ndarray]] = {}
-    with np.load(path) as z:
-        for key in z.files:
-            loop, name = key.rsplit(".", 1)
-            loops.setdefault(loop, {})[name] = z[key]
-    for f in loops.values():
-        if "bits" in f:
-            f["masks"] = cbmasks.unpack(f.pop("bits"), f.pop("shape"))
-    return loops
-
-
-def trace_loop(
-    traces: Mapping[str, Mapping[str, np.ndarray]], strategy: str
-) -> Mapping[str, np.ndarray]:
+def trace_loop(traces: Mapping[str, Trace], strategy: str) -> Trace:
     """The loop that produced ``strategy``'s masks: its own loop (noc) or the one shared loop
-    (first_click, replay)."""
+    (first_click, replay; saved under ``max_score``), from
+    :func:`clickbench.protocols.load_traces`."""
     if strategy in traces:
         return traces[strategy]
     return traces[sorted(traces)[0]]
@@ -519,8 +504,8 @@ def build_grid_rows(
             path = index.get((protocol, r["model"], sample["slug"], image))
             if path is None:
                 continue
-            loop = trace_loop(read_traces(path), r["strategy"])
-            clicks = loop["clicks"][:step]
+            loop = trace_loop(load_traces(path), r["strategy"])
+            clicks = loop.clicks[:step]
             if row.first_click is None:
                 row.first_click = clicks[:1]
             note = f"{step} click{'s' if step > 1 else ''}"
@@ -528,7 +513,7 @@ def build_grid_rows(
             row.panels.append(
                 Panel(
                     out_title,
-                    loop["masks"][step - 1, int(r["chosen"])],
+                    loop.masks[step - 1, int(r["chosen"])],
                     clicks,
                     float(r["iou"]),
                     note,
@@ -551,7 +536,7 @@ def build_ambiguity_rows(
         if path is None:
             continue
         img, gt, ignore = _load_sample(sample)
-        loop = trace_loop(read_traces(path), "max_score")
+        loop = trace_loop(load_traces(path), "max_score")
         r = rows[
             (rows["protocol"] == "first_click")
             & (rows["model"] == model)
@@ -560,18 +545,18 @@ def build_ambiguity_rows(
             & (rows["image"] == image)
         ].iloc[0]
         chosen, best = int(r["chosen"]), int(r["best"])
-        candidates = [int(c) for c in loop.get("multi", range(loop["masks"].shape[1]))]
-        row = Row(f"{cls}\n{image}\n({model})", img, gt, ignore, loop["clicks"][:1])
+        candidates = [int(c) for c in loop.multi]
+        row = Row(f"{cls}\n{image}\n({model})", img, gt, ignore, loop.clicks[:1])
         for c in candidates:
             tags = [t for t, on in (("kept", c == chosen), ("best", c == best)) if on]
             edge = "#E69F00" if c == chosen else ("#009E73" if c == best else None)
             row.panels.append(
                 Panel(
                     f"mask {c}" + (f" ({', '.join(tags)})" if tags else ""),
-                    loop["masks"][0, c],
-                    loop["clicks"][:1],
-                    float(loop["ious"][0, c]),
-                    f"predicted {float(loop['scores'][0, c]):.3f}",
+                    loop.masks[0, c],
+                    loop.clicks[:1],
+                    float(loop.ious[0, c]),
+                    f"predicted {float(loop.scores[0, c]):.3f}",
                     edge,
                     iou_label="true IoU",
                 )
@@ -632,7 +617,6 @@ __all__ = [
     "mean_iou_by_species",
     "miou_curves",
     "noc_bars",
-    "read_traces",
     "trace_index",
     "write_all",
 ]
