@@ -38,6 +38,8 @@ from clickbench.protocols import Trace, load_traces  # noqa: E402
 #: colour-blind safe (Okabe-Ito), then tab10 for more methods
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
 MARKERS = ["o", "s", "D", "^", "v", "P", "X", "*"]
+#: the ground truth's outline drawn over every mask panel
+GT_OUTLINE = "#F0E442"
 PROTOCOL_TITLES = {
     "noc": "noc: each model clicked by the simulator on its own masks",
     "replay": "replay: SAM given RITM's clicks 1..k",
@@ -269,10 +271,12 @@ class Row:
 def overlay(
     image: np.ndarray, mask: np.ndarray, color=(0, 114, 178), alpha: float = 0.55
 ) -> np.ndarray:
-    """The image dimmed, ``mask`` tinted with ``color`` (RGB 0..255)."""
-    out = image.astype(np.float32) * 0.6
+    """The image in dimmed grey (so that no image colour is mistaken for the mask) with
+    ``mask`` tinted ``color`` (RGB 0..255)."""
+    grey = image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    out = np.repeat(grey[..., None] * 0.75, 3, axis=2)
     c = np.asarray(color, dtype=np.float32)
-    out[mask] = out[mask] * (1 - alpha) + c * alpha + image[mask] * 0.4 * (1 - alpha)
+    out[mask] = out[mask] * (1 - alpha) + c * alpha
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
@@ -332,7 +336,7 @@ def _grid_figure(rows: Sequence[Row], columns: Sequence[str], title: str, paths)
                     continue
                 p = row.panels[c - 2]
                 _image_axes(ax, overlay(row.image, p.mask))
-                ax.contour(row.gt, levels=[0.5], colors="white", linewidths=0.8)
+                ax.contour(row.gt, levels=[0.5], colors=GT_OUTLINE, linewidths=0.9)
                 _draw_clicks(ax, p.clicks, size=36)
                 head = f"{p.title}\n" if r == 0 or p.title != columns[c] else ""
                 note = f" · {p.note}" if p.note else ""
@@ -349,10 +353,10 @@ def grid(
     rows: Sequence[Row],
     paths,
     title: str = "Image with first click / ground truth / each method's kept mask "
-    "(blue; white outline = ground truth)",
+    "(blue; yellow outline = ground truth)",
 ) -> None:
     """Image with the first click, ground truth (ignore band grey), then each panel's mask
-    (blue) with the ground truth's outline (white), its clicks (green positive, red
+    (blue) with the ground truth's outline (yellow), its clicks (green positive, red
     negative) and IoU."""
     if not rows:
         empty_figure(
@@ -382,7 +386,7 @@ def ambiguity(rows: Sequence[Row], paths) -> None:
         columns,
         "SAM's three masks for one click: predicted IoU (SAM's score) vs true IoU\n"
         "orange frame = kept by max_score, green frame = best against ground truth, "
-        "white outline = ground truth",
+        "yellow outline = ground truth",
         paths,
     )
 
