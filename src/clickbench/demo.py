@@ -33,7 +33,8 @@ the real download it is not complete: in species 1, 4, 7, ... (0-based position 
 that has no augmented group.
 
 Manifest columns (TSV, one row per masked file, plus one row per extra NA photo with empty
-``image``/``file``/``mask`` and ``transform == "native_only"``): ``species``, ``image`` (file
+``image``/``file``/``mask``, ``original`` 0, ``is_original`` 0 and ``transform ==
+"native_only"``): ``species``, ``image`` (file
 stem), ``file``, ``mask`` (paths relative to the manifest's folder), ``original`` (1-based id of
 the original within its species), ``transform``, ``angle``, ``is_original`` (0/1), ``native``
 (the NA file of that original, relative to the manifest's folder, or empty).
@@ -914,7 +915,7 @@ def generate(
                             "original": 0,
                             "transform": "native_only",
                             "angle": 0.0,
-                            "is_original": 1,
+                            "is_original": 0,
                             "native": rel,
                         }
                     )
