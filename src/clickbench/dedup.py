@@ -1,0 +1,884 @@
+"""Find the original photographs among their augmented copies, per class, by perceptual hash.
+
+The fish dataset holds, per original photo, copies that were flipped, rotated by right angles
+or rotated by arbitrary angles (leaving black corners), with some colour change. This module
+groups every image with its copies and picks one representative per group.
+
+**Canonical view.** Every image is reduced to a view that the augmentations do not change,
+up to the eight symmetries of a square:
+
+1. *Rotation fill* is detected from the image: at least two of the four frame corners are
+   black (every channel <= ``FILL_LEVEL`` in a 3x3 corner patch). A rotation about the frame
+   centre by any angle other than 0 or 180 degrees uncovers at least one pair of opposite
+   corners; flips and the 180-degree rotation uncover none, and a fish or shrimp never covers
+   two corners in black.
+2. With fill, the black region connected to those corners is flood-filled; the boundary of the
+   remaining photo is a rotated rectangle. Its angle modulo 90 degrees is the circular mean of
+   the boundary's edge directions (computed on ``4 * angle``); its centre and size come from the
+   boundary's extent in the rotated axes. The size gives the scale: copies rotated by a right
+   angle are scaled to fit the frame (black bars), others keep scale 1 and lose their corners.
+   The photo's short side is always fully visible, so ``scale = short side / frame short side``.
+3. The canonical crop is the square of side ``CROP`` x (short side of the photo), centred on
+   the photo and aligned with it, resampled to ``THUMB`` x ``THUMB`` grey levels. It lies inside
+   the circle that every rotation about the centre keeps, so it never contains fill.
+4. ``imagehash.phash`` (``HASH_SIZE`` = 16: 256 bits) of the crop in its 8 dihedral variants
+   (4 right-angle rotations x optional mirror). The remaining ambiguity (which multiple of 90
+   degrees, which flip) is exactly that group, so the distance between images *a* and *b* is
+   ``min_k hamming(hash_a[0], hash_b[k])``; the minimising *k* is the estimated variant.
+
+**Grouping.** Two images are linked when their distance is at most ``max_distance`` (config
+``dedup.max_distance``, default ``DEFAULT_MAX_DISTANCE``) *and* the normalised
+cross-correlation of their canonical crops, aligned by that variant, is at least
+``MIN_CORRELATION`` (colour jitter changes brightness and contrast, to which the correlation is
+invariant; distinct photos of one species can share a coarse hash but not their texture).
+Groups are the connected components of these links.
+
+**Representative.** In each group: the images without rotation fill (the original photo, or a
+flip or 180-degree rotation of it, which lose nothing); among those the lowest file number
+(numeric file stem; otherwise the natural sort order of the stems). A group whose every image
+has fill takes its lowest file number and is reported (``rotation_fill`` = 1 on a
+representative). Groups are numbered 1, 2, ... in the order of their representatives' file
+numbers, so numbering is stable.
+
+**Mask consistency.** The representative's ground-truth mask is mapped into each copy's frame by
+the estimated transform (photo geometry of both images and their variant) and compared with the
+copy's own mask where both photos are visible; an IoU below ``MASK_IOU_MIN`` flags
+``mask_consistent = 0`` and logs a warning: either the grouping or the masks are wrong.
+
+**Methods** (config ``dedup.method``): ``phash`` selects each group's representative;
+``index`` selects the 2023 study's files ``index_start``, ``index_start + index_step``, ...
+by file number (00001, 00021, ... with step 20), ignoring the groups; ``none`` selects every
+image. Groups, hashes and fill are computed for every method, so the selections can be compared
+(:func:`compare_index_rule`).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import imagehash
+import numpy as np
+import pandas as pd
+import scipy.fftpack
+from PIL import Image
+
+from clickbench import datasets
+from clickbench.errors import BadInputError
+
+log = logging.getLogger(__name__)
+
+FILL_LEVEL = 16  # a pixel whose every channel is <= this is black rotation fill
+CROP = 0.70  # canonical square side / photo short side (inside the always-kept circle)
+THUMB = 64  # canonical crop size in pixels
+HASH_SIZE = 16  # phash of HASH_SIZE x HASH_SIZE DCT coefficients: 256 bits
+WORDS = HASH_SIZE * HASH_SIZE // 64
+DEFAULT_MAX_DISTANCE = 56  # of 256 bits
+MIN_CORRELATION = 0.95
+MASK_IOU_MIN = 0.85
+WORK_SCALE = 2  # geometry and crops are computed at 1/WORK_SCALE resolution
+MASK_SCALE = 2  # masks are compared at 1/MASK_SCALE resolution
+METHODS = ("phash", "index", "none")
+COLUMNS = (
+    "class",
+    "image",
+    "image_path",
+    "mask_path",
+    "group",
+    "representative",
+    "hash",
+    "distance",
+    "correlation",
+    "variant",
+    "rotation_fill",
+    "angle",
+    "scale",
+    "selected",
+    "mask_iou",
+    "mask_consistent",
+    "status",
+    "problem",
+)
+
+
+# ----------------------------------------------------------------------------- geometry
+def _corners_black(image: np.ndarray, level: int = FILL_LEVEL) -> list[tuple[int, int]]:
+    """(x, y) of the frame corners whose 3x3 patch is black, for an (H, W, 3) image."""
+    h, w = image.shape[:2]
+    out = []
+    for x, y in ((0, 0), (w - 1, 0), (0, h - 1), (w - 1, h - 1)):
+        x0, y0 = min(x, w - 3), min(y, h - 3)
+        if image[y0 : y0 + 3, x0 : x0 + 3].max() <= level:
+            out.append((x, y))
+    return out
+
+
+def _channel_max(image: np.ndarray) -> np.ndarray:
+    """(H, W) largest channel value of an (H, W, 3) uint8 image (cv2: numpy's axis max is slow)."""
+    return cv2.max(cv2.max(image[..., 0], image[..., 1]), image[..., 2])
+
+
+def has_rotation_fill(image: np.ndarray) -> bool:
+    """Whether an (H, W, 3) uint8 RGB image shows black fill from a rotation.
+
+    True when at least two frame corners are black (see the module docstring).
+    """
+    return len(_corners_black(image)) >= 2
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Where the photo lies in an image, in full-resolution pixel coordinates.
+
+    ``angle``: rotation of the photo's axes modulo 90 degrees, in (-45, 45], counter-clockwise as
+    displayed; ``scale``: photo short side / frame short side; ``center``: (row, col) of the
+    photo's centre; ``fill``: rotation fill detected.
+    """
+
+    angle: float
+    scale: float
+    center: tuple[float, float]
+    fill: bool
+
+
+def _geometry(small: np.ndarray, factor: float) -> tuple[float, Geometry, np.ndarray]:
+    """Photo geometry from a reduced (h, w, 3) image; returns (theta in image coordinates,
+    Geometry in full resolution, valid (h, w) bool: pixels of the photo, not fill)."""
+    h, w = small.shape[:2]
+    corners = _corners_black(small)
+    if len(corners) < 2:
+        cx, cy = (w - 1) / 2, (h - 1) / 2
+        return 0.0, Geometry(0.0, 1.0, _full((cy, cx), factor), False), np.ones((h, w), bool)
+    dark = (_channel_max(small) <= FILL_LEVEL).astype(np.uint8)
+    flood = np.zeros((h + 2, w + 2), np.uint8)
+    for x, y in corners:
+        if dark[y, x] == 1:
+            cv2.floodFill(dark, flood, (x, y), 2)
+    valid = dark != 2
+    contours, _ = cv2.findContours(valid.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    if not contours:
+        cx, cy = (w - 1) / 2, (h - 1) / 2
+        return 0.0, Geometry(0.0, 1.0, _full((cy, cx), factor), True), valid
+    c = max(contours, key=len).reshape(-1, 2).astype(np.float64)
+    step = 3
+    d = np.roll(c, -step, 0) - np.roll(c, step, 0)
+    inner = (c[:, 0] > 1) & (c[:, 0] < w - 2) & (c[:, 1] > 1) & (c[:, 1] < h - 2)
+    if inner.sum() < 8:
+        theta = 0.0
+    else:
+        phi = np.arctan2(d[inner, 1], d[inner, 0])
+        theta = float(np.arctan2(np.sin(4 * phi).sum(), np.cos(4 * phi).sum()) / 4)
+    ct, st = np.cos(theta), np.sin(theta)
+    x = c[:, 0] - (w - 1) / 2
+    y = c[:, 1] - (h - 1) / 2
+    u = ct * x + st * y
+    v = -st * x + ct * y
+    wu, hv = u.max() - u.min() + 1, v.max() - v.min() + 1
+    uc, vc = (u.max() + u.min()) / 2, (v.max() + v.min()) / 2
+    cx = (w - 1) / 2 + ct * uc - st * vc
+    cy = (h - 1) / 2 + st * uc + ct * vc
+    scale = float(min(wu, hv) / min(w, h))
+    geo = Geometry(float(-np.degrees(theta)), scale, _full((cy, cx), factor), True)
+    return theta, geo, valid
+
+
+def _full(rc: tuple[float, float], factor: float) -> tuple[float, float]:
+    """(row, col) at 1/factor resolution -> full resolution (pixel centres)."""
+    return ((rc[0] + 0.5) * factor - 0.5, (rc[1] + 0.5) * factor - 0.5)
+
+
+def _to_res(factor: float) -> np.ndarray:
+    """3x3 affine: full-resolution (x, y) -> 1/factor resolution (x, y)."""
+    s = 1.0 / factor
+    return np.array([[s, 0, 0.5 * s - 0.5], [0, s, 0.5 * s - 0.5], [0, 0, 1.0]])
+
+
+def _h(m: np.ndarray) -> np.ndarray:
+    return np.vstack([m, [0, 0, 1.0]]) if m.shape == (2, 3) else m
+
+
+# ----------------------------------------------------------------------------- hashing
+@dataclass(frozen=True)
+class Canonical:
+    """An image's canonical view and hashes.
+
+    ``thumb``: (THUMB, THUMB) uint8 grey canonical crop; ``hashes``: (8, WORDS) uint64, the
+    256-bit phash of the crop's 8 dihedral variants (variant 0 as seen, see
+    :func:`dihedral`); ``affine``: (3, 3) map from crop pixel (x=col, y=row) to image pixel
+    (x, y) at full resolution; ``geometry``: see :class:`Geometry`; ``valid``: (h, w) bool at
+    1/MASK_SCALE resolution, the photo's pixels (not fill); ``shape``: the image's (H, W).
+    """
+
+    thumb: np.ndarray
+    hashes: np.ndarray
+    affine: np.ndarray
+    geometry: Geometry
+    valid: np.ndarray
+    shape: tuple[int, int]
+
+    @property
+    def hash_hex(self) -> str:
+        return hash_to_hex(self.hashes[0])
+
+
+def dihedral(array: np.ndarray, k: int) -> np.ndarray:
+    """Variant ``k`` (0..7) of a square array: ``rot90`` by ``k // 2`` then a mirror if ``k`` is odd."""
+    out = np.rot90(array, k // 2, axes=(0, 1))
+    return out[:, ::-1] if k % 2 else out
+
+
+def _phash_bits(gray: np.ndarray) -> np.ndarray:
+    """(WORDS,) uint64: ``imagehash.phash(gray, hash_size=HASH_SIZE)`` of a (THUMB, THUMB) crop."""
+    h = imagehash.phash(Image.fromarray(np.ascontiguousarray(gray)), hash_size=HASH_SIZE)
+    return _pack(h.hash)
+
+
+def _pack(bits: np.ndarray) -> np.ndarray:
+    return np.packbits(bits.ravel()).view(">u8").astype(np.uint64)
+
+
+_SIGN = (-1.0) ** np.arange(HASH_SIZE)
+
+
+def _dihedral_phashes(gray: np.ndarray) -> np.ndarray:
+    """(8, WORDS) uint64: phash of the 8 :func:`dihedral` variants of a (THUMB, THUMB) crop.
+
+    Variant 0 is ``imagehash.phash`` itself. The others reuse its DCT: a mirror of the
+    columns multiplies coefficient (u, v) by (-1)**v, ``rot90`` is a transpose followed by a
+    mirror of the rows, so each variant's coefficients are a signed transpose of the first
+    (equal to ``imagehash.phash(dihedral(crop, k))``, checked in the tests).
+    """
+    pixels = np.asarray(gray, dtype=np.float64)
+    dct = scipy.fftpack.dct(scipy.fftpack.dct(pixels, axis=0), axis=1)
+    low = dct[:HASH_SIZE, :HASH_SIZE]
+    out = []
+    for k in range(8):
+        b = low
+        for _ in range(k // 2):
+            b = b.T * _SIGN[:, None]
+        if k % 2:
+            b = b * _SIGN[None, :]
+        out.append(_pack(b > np.median(b)))
+    return np.stack(out)
+
+
+def hash_to_hex(words: np.ndarray) -> str:
+    return "".join(f"{int(w):016x}" for w in words)
+
+
+def hex_to_hash(text: str) -> np.ndarray:
+    """Inverse of :func:`hash_to_hex`: (WORDS,) uint64."""
+    return np.array([int(text[i : i + 16], 16) for i in range(0, len(text), 16)], np.uint64)
+
+
+def image_hashes(image: np.ndarray) -> Canonical:
+    """Canonical crop, 8 dihedral phashes and photo geometry of an (H, W, 3) uint8 RGB image."""
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"expected an (H, W, 3) image, got shape {image.shape}")
+    h_full, w_full = image.shape[:2]
+    f = WORK_SCALE
+    if h_full < 4 * f or w_full < 4 * f:
+        raise ValueError(f"image of shape {image.shape} is too small to hash")
+    # an exact factor: OpenCV's INTER_AREA is fast only for integer ratios
+    even = image[: (h_full // f) * f, : (w_full // f) * f]
+    small = cv2.resize(even, (w_full // f, h_full // f), interpolation=cv2.INTER_AREA)
+    fx = fy = float(f)
+    theta, geo, valid = _geometry(small, 1.0)
+    h, w = small.shape[:2]
+    cy, cx = geo.center
+    side = CROP * geo.scale * min(w, h)
+    ct, st = np.cos(theta), np.sin(theta)
+    n2 = THUMB * 2  # sample at twice the size, then reduce (anti-aliasing)
+    a = side / n2
+    m = np.array([[a * ct, -a * st, 0.0], [a * st, a * ct, 0.0]])
+    off = -(n2 / 2 - 0.5) * a
+    m[0, 2] = cx + ct * off - st * off
+    m[1, 2] = cy + st * off + ct * off
+    gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+    big = cv2.warpAffine(
+        gray,
+        m,
+        (n2, n2),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
+    thumb = cv2.resize(big, (THUMB, THUMB), interpolation=cv2.INTER_AREA)
+    hashes = _dihedral_phashes(thumb)
+    # thumb pixel -> 2x sample pixel -> small pixel -> full pixel
+    up = np.array([[2.0, 0, 0.5], [0, 2.0, 0.5], [0, 0, 1]])
+    to_full = np.array([[fx, 0, 0.5 * fx - 0.5], [0, fy, 0.5 * fy - 0.5], [0, 0, 1]])
+    affine = to_full @ _h(m) @ up
+    geo = Geometry(geo.angle, geo.scale, ((cy + 0.5) * fy - 0.5, (cx + 0.5) * fx - 0.5), geo.fill)
+    mh, mw = max(h_full // MASK_SCALE, 1), max(w_full // MASK_SCALE, 1)
+    valid_q = cv2.resize(valid.astype(np.uint8), (mw, mh), interpolation=cv2.INTER_NEAREST) > 0
+    return Canonical(thumb, hashes, affine, geo, valid_q, (h_full, w_full))
+
+
+hash_image = image_hashes  # the name docs/internals.md gives
+
+
+def pair_distances(a: np.ndarray, b: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Hash distances between images: ``a`` (n, 8, WORDS), ``b`` (m, 8, WORDS) uint64.
+
+    Returns ``distance`` (n, m) int: ``min_k hamming(a[i, 0], b[j, k])``, and ``variant`` (n, m)
+    int8: the minimising ``k`` (crop of ``a[i]`` ~ :func:`dihedral` ``(crop of b[j], k)``).
+    """
+    b = a if b is None else b
+    n, m = len(a), len(b)
+    dist = np.empty((n, m), np.int32)
+    var = np.empty((n, m), np.int8)
+    chunk = max(1, 2_000_000 // max(m * 8 * WORDS, 1))
+    for s in range(0, n, chunk):
+        x = a[s : s + chunk, None, None, 0, :] ^ b[None, :, :, :]
+        d = np.bitwise_count(x).sum(axis=-1, dtype=np.int32)  # (c, m, 8)
+        var[s : s + chunk] = d.argmin(axis=2)
+        dist[s : s + chunk] = d.min(axis=2)
+    return dist, var
+
+
+def _normalised(thumbs: np.ndarray) -> np.ndarray:
+    t = thumbs.reshape(len(thumbs), -1).astype(np.float32)
+    t -= t.mean(axis=1, keepdims=True)
+    t /= np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-6)
+    return t.reshape(thumbs.shape)
+
+
+def _correlations(thumbs: np.ndarray, i: np.ndarray, j: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Normalised cross-correlation of crop i with variant k of crop j, per pair."""
+    norm = _normalised(thumbs)
+    out = np.empty(len(i), np.float32)
+    for kk in range(8):
+        sel = np.flatnonzero(k == kk)
+        if len(sel) == 0:
+            continue
+        other = np.stack([dihedral(t, kk) for t in norm[j[sel]]])
+        out[sel] = np.einsum("nij,nij->n", norm[i[sel]], other)
+    return out
+
+
+def group_images(
+    canon: Sequence[Canonical],
+    *,
+    max_distance: int = DEFAULT_MAX_DISTANCE,
+    min_correlation: float = MIN_CORRELATION,
+) -> np.ndarray:
+    """Group labels (n,) int, 0-based in order of first appearance, for canonical views."""
+    n = len(canon)
+    if n == 0:
+        return np.zeros(0, int)
+    hashes = np.stack([c.hashes for c in canon])
+    thumbs = np.stack([c.thumb for c in canon])
+    dist, var = pair_distances(hashes)
+    dist = np.minimum(dist, dist.T)
+    i, j = np.nonzero(np.triu(dist <= max_distance, k=1))
+    if len(i):
+        corr = _correlations(thumbs, i, j, var[i, j].astype(int))
+        keep = corr >= min_correlation
+        i, j = i[keep], j[keep]
+    parent = np.arange(n)
+
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in zip(i.tolist(), j.tolist(), strict=True):
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    roots = np.array([find(x) for x in range(n)])
+    _, labels = np.unique(roots, return_inverse=True)
+    return labels
+
+
+# ----------------------------------------------------------------------------- masks
+def _variant_affine(k: int, n: int = THUMB) -> np.ndarray:
+    """3x3 affine sigma with dihedral(T, k)[p] = T[sigma(p)], p and sigma(p) as (x, y)."""
+    rows, cols = np.mgrid[0:n, 0:n]
+    r, c = dihedral(rows, k), dihedral(cols, k)
+    p0 = np.array([c[0, 0], r[0, 0]], float)
+    px = np.array([c[0, 1], r[0, 1]], float) - p0
+    py = np.array([c[1, 0], r[1, 0]], float) - p0
+    return np.array([[px[0], py[0], p0[0]], [px[1], py[1], p0[1]], [0, 0, 1.0]])
+
+
+def _reduce_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """(h, w) uint8 0/1: a full-resolution bool mask reduced by area (object where >= half)."""
+    small = cv2.resize(mask.astype(np.uint8) * 255, shape[::-1], interpolation=cv2.INTER_AREA)
+    return (small >= 128).astype(np.uint8)
+
+
+def mask_agreement(
+    rep: Canonical, rep_mask: np.ndarray, copy: Canonical, copy_mask: np.ndarray, variant: int
+) -> float:
+    """IoU of the representative's mask mapped into the copy's frame against the copy's mask.
+
+    Masks are (H, W) bool at full resolution; ``variant`` relates the crops (copy crop ~
+    dihedral(rep crop, variant)). Computed at 1/MASK_SCALE resolution over the pixels where
+    both photos are visible, leaving out a band of one reduced pixel along the copy's object
+    boundary (resampling moves it). Returns NaN when that region holds no object pixel.
+    """
+    mh, mw = copy.valid.shape
+    q = _to_res(copy.shape[0] / mh)
+    q_rep = _to_res(rep.shape[0] / rep.valid.shape[0])
+    # copy pixel (reduced) -> copy full -> copy crop -> rep crop -> rep full -> rep reduced
+    m = (
+        q_rep
+        @ rep.affine
+        @ _variant_affine(variant)
+        @ np.linalg.inv(copy.affine)
+        @ np.linalg.inv(q)
+    )
+    small_rep = _reduce_mask(rep_mask, rep.valid.shape)
+    small_copy = _reduce_mask(copy_mask, (mh, mw))
+    flags = cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP
+    mapped = cv2.warpAffine(small_rep, m[:2], (mw, mh), flags=flags, borderValue=0) > 0
+    inside = (
+        cv2.warpAffine(rep.valid.astype(np.uint8), m[:2], (mw, mh), flags=flags, borderValue=0) > 0
+    )
+    # the copy's object boundary (1 reduced pixel each side) is left out: resampling moves it
+    band = cv2.morphologyEx(small_copy, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
+    small_copy = small_copy > 0
+    region = inside & copy.valid & ~band
+    a, b = mapped & region, small_copy & region
+    union = np.count_nonzero(a | b)
+    return float(np.count_nonzero(a & b) / union) if union else float("nan")
+
+
+# ----------------------------------------------------------------------------- per class
+def file_number(image_id: str) -> int | None:
+    """The file's number from its stem (``"00021"`` -> 21), or None when the stem is not a number."""
+    return int(image_id) if image_id.isdigit() else None
+
+
+def _natural(image_id: str):
+    return [
+        (0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", image_id.lower())
+    ]
+
+
+def index_rule(image_ids: Sequence[str], start: int = 1, step: int = 20) -> np.ndarray:
+    """(n,) bool: the study's picks, files ``start, start + step, ...`` by file number.
+
+    Stems that are not numbers use their 1-based position in natural sort order.
+    """
+    order = sorted(range(len(image_ids)), key=lambda i: _natural(image_ids[i]))
+    pos = {i: p + 1 for p, i in enumerate(order)}
+    out = np.zeros(len(image_ids), bool)
+    for i, iid in enumerate(image_ids):
+        num = file_number(iid)
+        num = pos[i] if num is None else num
+        out[i] = num >= start and (num - start) % step == 0
+    return out
+
+
+def _sample(item) -> datasets.Sample:
+    if isinstance(item, datasets.Sample):
+        return item
+    cls, image_id, image, mask = item
+    return datasets.Sample(cls, image_id, Path(image), Path(mask) if mask else None)
+
+
+def dedup_class(
+    samples: Iterable,
+    dedup_cfg: Mapping | None = None,
+    *,
+    layout: str = "fish",
+    on_bad_input: str = "error",
+    check_masks: bool = True,
+) -> pd.DataFrame:
+    """Dedup one class: a table with one row per sample (columns :data:`COLUMNS`).
+
+    ``samples``: :class:`clickbench.datasets.Sample` (or ``(cls, image_id, image, mask)``
+    tuples); ``dedup_cfg``: the config's ``dedup`` block (``method``, ``max_distance``,
+    ``index_start``, ``index_step``). Images and masks are read and validated by
+    :func:`clickbench.datasets.try_load`: bad input raises :class:`BadInputError` under
+    ``on_bad_input="error"``; under ``"skip"`` the sample gets ``status = skipped``, its
+    ``problem``, ``group = 0`` and is never selected. Rows are sorted by file number.
+    """
+    cfg = dict(dedup_cfg or {})
+    method = cfg.get("method", "phash")
+    if method not in METHODS:
+        raise ValueError(f"dedup.method must be one of {METHODS}, got {method!r}")
+    max_distance = int(cfg.get("max_distance", DEFAULT_MAX_DISTANCE))
+    samples = sorted((_sample(s) for s in samples), key=lambda s: _natural(s.image_id))
+    ok: list[int] = []
+    canon: list[Canonical] = []
+    masks: list[np.ndarray | None] = []
+    problems: dict[int, str] = {}
+    for idx, s in enumerate(samples):
+        if check_masks:
+            loaded, skipped = datasets.try_load(s, layout, on_bad_input)
+            if skipped is not None:
+                where = "" if skipped.path == str(s.image) else f"{skipped.path}: "
+                problems[idx] = where + skipped.problem
+                continue
+            image, gt, _ignore = loaded
+        else:
+            try:
+                image, gt = datasets.load_image(s.image), None
+            except BadInputError as err:
+                if on_bad_input == "error":
+                    raise
+                problems[idx] = err.problem
+                continue
+        ok.append(idx)
+        canon.append(image_hashes(image))
+        masks.append(gt if check_masks else None)
+    labels = group_images(canon, max_distance=max_distance)
+    rows = [_row(s) for s in samples]
+    for idx, problem in problems.items():
+        rows[idx].update(status="skipped", problem=problem)
+    if ok:
+        _fill_groups(rows, ok, canon, masks, labels, samples)
+    ids = [s.image_id for s in samples]
+    if method == "phash":
+        chosen = [r["image"] == r["representative"] and r["status"] == "ok" for r in rows]
+    elif method == "index":
+        picks = index_rule(ids, int(cfg.get("index_start", 1)), int(cfg.get("index_step", 20)))
+        chosen = [bool(p) and r["status"] == "ok" for p, r in zip(picks, rows, strict=True)]
+    else:
+        chosen = [r["status"] == "ok" for r in rows]
+    for r, c in zip(rows, chosen, strict=True):
+        r["selected"] = int(c)
+    table = pd.DataFrame(rows, columns=list(COLUMNS))
+    bad = table[table["mask_consistent"] == 0]
+    for _, r in bad.iterrows():
+        log.warning(
+            "%s %s: its mask disagrees with group %d's representative %s (IoU %.3g after the "
+            "estimated transform): the grouping or the masks are wrong",
+            r["class"],
+            r["image"],
+            r["group"],
+            r["representative"],
+            r["mask_iou"],
+        )
+    return table
+
+
+def _row(s: datasets.Sample) -> dict:
+    return {
+        "class": s.cls,
+        "image": s.image_id,
+        "image_path": str(s.image),
+        "mask_path": str(s.mask) if s.mask is not None else "",
+        "group": 0,
+        "representative": "",
+        "hash": "",
+        "distance": np.nan,
+        "correlation": np.nan,
+        "variant": -1,
+        "rotation_fill": 0,
+        "angle": np.nan,
+        "scale": np.nan,
+        "selected": 0,
+        "mask_iou": np.nan,
+        "mask_consistent": pd.NA,
+        "status": "ok",
+        "problem": "",
+    }
+
+
+def _fill_groups(rows, ok, canon, masks, labels, samples) -> None:
+    """Representatives, group numbers, distances, correlations and mask checks, in place."""
+    members: dict[int, list[int]] = {}
+    for pos, lab in enumerate(labels):
+        members.setdefault(int(lab), []).append(pos)
+    rep_of: dict[int, int] = {}
+    for lab, pos_list in members.items():  # pos_list follows file order
+        clean = [p for p in pos_list if not canon[p].geometry.fill]
+        rep_of[lab] = (clean or pos_list)[0]
+    order = sorted(members, key=lambda lab: rep_of[lab])  # positions follow file order
+    number = {lab: g + 1 for g, lab in enumerate(order)}
+    hashes = np.stack([c.hashes for c in canon])
+    thumbs = np.stack([c.thumb for c in canon])
+    reps = np.array([rep_of[int(lab)] for lab in labels])
+    pos = np.arange(len(canon))
+    d = np.empty(len(pos), int)
+    k = np.empty(len(pos), int)
+    for p in pos:
+        dd, vv = pair_distances(hashes[p : p + 1], hashes[reps[p] : reps[p] + 1])
+        d[p], k[p] = int(dd[0, 0]), int(vv[0, 0])
+    corr = _correlations(thumbs, pos, reps, k)
+    for p, idx in enumerate(ok):
+        c = canon[p]
+        r = rows[idx]
+        rep = reps[p]
+        r.update(
+            group=number[int(labels[p])],
+            representative=samples[ok[rep]].image_id,
+            hash=c.hash_hex,
+            distance=int(d[p]),
+            correlation=float(corr[p]),
+            variant=int(k[p]),
+            rotation_fill=int(c.geometry.fill),
+            angle=round(c.geometry.angle, 2),
+            scale=round(c.geometry.scale, 4),
+        )
+        if masks[p] is not None and masks[rep] is not None and rep != p:
+            iou = mask_agreement(canon[rep], masks[rep], c, masks[p], int(k[p]))
+            r["mask_iou"] = iou
+            r["mask_consistent"] = int(not (iou < MASK_IOU_MIN))
+        elif masks[p] is not None:
+            r["mask_iou"] = 1.0 if rep == p else np.nan
+            r["mask_consistent"] = 1
+
+
+# ----------------------------------------------------------------------------- tables
+def write_table(table: pd.DataFrame, path: str | Path) -> None:
+    """Write a table as deterministic TSV: rows in the given order, floats ``%.6g``, NaN empty."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(path, sep="\t", index=False, float_format="%.6g", na_rep="", lineterminator="\n")
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a table written by :func:`write_table` (ids and hashes stay strings)."""
+    return pd.read_csv(
+        path,
+        sep="\t",
+        dtype={
+            "image": str,
+            "representative": str,
+            "hash": str,
+            "problem": str,
+            "class": str,
+            "image_path": str,
+            "mask_path": str,
+        },
+        keep_default_na=False,
+        na_values={
+            "distance": [""],
+            "correlation": [""],
+            "angle": [""],
+            "scale": [""],
+            "mask_iou": [""],
+            "mask_consistent": [""],
+        },
+    )
+
+
+def summarise(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per class and in total: images, skipped, groups, selected, group sizes (min, median,
+    max) and the distribution ``size:count`` of group sizes."""
+    rows = []
+    total_sizes: list[int] = []
+    for cls, t in tables.items():
+        okt = t[t["status"] == "ok"]
+        sizes = okt.groupby("group").size().tolist()
+        total_sizes += sizes
+        rows.append(_summary_row(cls, t, okt, sizes))
+    if tables:
+        allt = pd.concat(list(tables.values()), ignore_index=True)
+        rows.append(_summary_row("total", allt, allt[allt["status"] == "ok"], total_sizes))
+    return pd.DataFrame(rows)
+
+
+def _summary_row(cls, t, okt, sizes) -> dict:
+    counts = pd.Series(sizes, dtype=int).value_counts().sort_index()
+    return {
+        "class": cls,
+        "images": len(t),
+        "skipped": int((t["status"] == "skipped").sum()),
+        "groups": len(sizes),
+        "selected": int(t["selected"].sum()),
+        "representatives_with_fill": int(
+            ((okt["image"] == okt["representative"]) & (okt["rotation_fill"] == 1)).sum()
+        ),
+        "mask_inconsistent": int((okt["mask_consistent"] == 0).sum()),
+        "group_size_min": int(min(sizes)) if sizes else 0,
+        "group_size_median": float(np.median(sizes)) if sizes else 0.0,
+        "group_size_max": int(max(sizes)) if sizes else 0,
+        "group_sizes": " ".join(f"{int(s)}:{int(c)}" for s, c in counts.items()),
+    }
+
+
+SKIPPED_COLUMNS = ("class", "image", "path", "problem")
+
+
+def skipped_table(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Every skipped file across class tables (columns :data:`SKIPPED_COLUMNS`, the same as
+    :class:`clickbench.datasets.Skipped`): ``path`` is the file at fault (the mask when the
+    problem was in the mask). Header-only when nothing was skipped."""
+    rows = []
+    for cls, t in tables.items():
+        for _, r in t[t["status"] == "skipped"].iterrows():
+            path, problem = r["image_path"], r["problem"]
+            prefix = f"{r['mask_path']}: "
+            if r["mask_path"] and problem.startswith(prefix):
+                path, problem = r["mask_path"], problem[len(prefix) :]
+            rows.append({"class": cls, "image": r["image"], "path": path, "problem": problem})
+    return pd.DataFrame(rows, columns=list(SKIPPED_COLUMNS))
+
+
+INDEX_RULE_COLUMNS = (
+    "class",
+    "index_picked",
+    "picked_rotation_fill",
+    "picked_not_representative",
+    "groups",
+    "groups_picked",
+    "groups_missed",
+    "groups_picked_twice",
+    "picked_files",
+)
+
+
+def compare_index_rule(table: pd.DataFrame, start: int = 1, step: int = 20) -> dict:
+    """How the study's index rule fares against the groups of one class table.
+
+    Returns a row: ``index_picked`` (files the rule picks), ``picked_rotation_fill`` (picked
+    files that are rotated copies with black fill), ``picked_not_representative`` (picked files
+    that are not their group's representative), ``groups`` (groups in the class),
+    ``groups_picked`` (groups with at least one pick), ``groups_missed`` and
+    ``groups_picked_twice`` (groups with more than one pick).
+    """
+    okt = table[table["status"] == "ok"]
+    picks = okt[index_rule(okt["image"].tolist(), start, step)]
+    per_group = picks.groupby("group").size()
+    n_groups = okt["group"].nunique()
+    return {
+        "class": okt["class"].iloc[0]
+        if len(okt)
+        else (table["class"].iloc[0] if len(table) else ""),
+        "index_picked": len(picks),
+        "picked_rotation_fill": int(picks["rotation_fill"].sum()),
+        "picked_not_representative": int((picks["image"] != picks["representative"]).sum()),
+        "groups": int(n_groups),
+        "groups_picked": int(len(per_group)),
+        "groups_missed": int(n_groups - len(per_group)),
+        "groups_picked_twice": int((per_group > 1).sum()),
+        "picked_files": " ".join(picks["image"].tolist()),
+    }
+
+
+# ----------------------------------------------------------------------------- NA originals
+NATIVE_COLUMNS = (
+    "class",
+    "native",
+    "group",
+    "representative",
+    "distance",
+    "correlation",
+    "status",
+    "problem",
+)
+NATIVE_CANDIDATES = 3  # nearest groups checked by correlation
+
+
+def match_native(
+    native_paths: Sequence[str | Path],
+    class_table: pd.DataFrame,
+    *,
+    max_distance: int = DEFAULT_MAX_DISTANCE,
+    min_correlation: float = MIN_CORRELATION,
+    cls: str | None = None,
+) -> pd.DataFrame:
+    """Match NA_Fish_Dataset originals (any size or format) to the groups of one class table.
+
+    Each NA image is hashed like the masked images and compared with every member of every
+    group (the table's ``hash``, variant 0). The nearest groups within ``max_distance`` (at most
+    ``NATIVE_CANDIDATES``) are checked in order by the correlation of the NA image's canonical
+    crop with the group representative's (read again from ``image_path``); the first at or above
+    ``min_correlation`` is its group.
+
+    Rows (columns :data:`NATIVE_COLUMNS`), NA files in natural order first: ``status``
+    ``matched``; ``duplicate`` (a group an earlier NA file already matched); ``no_group``
+    (nothing close enough: ``distance`` is the nearest member's); ``unreadable`` (``problem``
+    says why). Then one row per group that no NA file matched: ``status = no_native``.
+    """
+    okt = class_table[(class_table["status"] == "ok") & (class_table["hash"] != "")]
+    name = cls if cls is not None else (class_table["class"].iloc[0] if len(class_table) else "")
+    member_hashes = (
+        np.stack([hex_to_hash(h) for h in okt["hash"]])
+        if len(okt)
+        else np.zeros((0, WORDS), np.uint64)
+    )
+    groups = okt["group"].to_numpy()
+    reps = okt[okt["image"] == okt["representative"]]
+    rep_of = dict(zip(reps["group"], reps["image"], strict=True))
+    rep_path = dict(zip(reps["group"], reps["image_path"], strict=True))
+    rep_canon: dict[int, Canonical] = {}
+    rows = []
+    seen: set[int] = set()
+
+    def row(native, group=0, rep="", distance=np.nan, corr=np.nan, status="", problem=""):
+        rows.append(
+            {
+                "class": name,
+                "native": str(native),
+                "group": int(group),
+                "representative": rep,
+                "distance": distance,
+                "correlation": corr,
+                "status": status,
+                "problem": problem,
+            }
+        )
+
+    for path in sorted(native_paths, key=lambda p: _natural(Path(p).name)):
+        try:
+            c = image_hashes(datasets.load_image(path))
+        except (BadInputError, ValueError) as err:
+            row(path, status="unreadable", problem=getattr(err, "problem", str(err)))
+            continue
+        if len(member_hashes) == 0:
+            row(path, status="no_group")
+            continue
+        # distance(member, NA) = min_k hamming(member[0], NA[k]); per group, its nearest member
+        d = np.bitwise_count(member_hashes[:, None, :] ^ c.hashes[None]).sum(axis=-1).min(axis=1)
+        by_group = pd.Series(d).groupby(groups).min().sort_values(kind="stable")
+        found = None
+        for g, dist in by_group.iloc[:NATIVE_CANDIDATES].items():
+            if dist > max_distance:
+                break
+            g = int(g)
+            if g not in rep_canon:
+                rep_canon[g] = image_hashes(datasets.load_image(rep_path[g]))
+            _, var = pair_distances(c.hashes[None], rep_canon[g].hashes[None])
+            corr = float(
+                _correlations(
+                    np.stack([c.thumb, rep_canon[g].thumb]),
+                    np.array([0]),
+                    np.array([1]),
+                    var[0:1, 0].astype(int),
+                )[0]
+            )
+            if corr >= min_correlation:
+                found = (g, int(dist), corr)
+                break
+        if found is None:
+            row(path, distance=int(by_group.iloc[0]), status="no_group")
+            continue
+        g, dist, corr = found
+        row(path, g, rep_of[g], dist, corr, "duplicate" if g in seen else "matched")
+        seen.add(g)
+    for g in sorted(set(groups.tolist()) - seen):
+        row("", g, rep_of[g], status="no_native")
+    return pd.DataFrame(rows, columns=list(NATIVE_COLUMNS))
+
+
+__all__ = [
+    "COLUMNS",
+    "Canonical",
+    "Geometry",
+    "compare_index_rule",
+    "dedup_class",
+    "dihedral",
+    "group_images",
+    "has_rotation_fill",
+    "hash_image",
+    "image_hashes",
+    "index_rule",
+    "mask_agreement",
+    "match_native",
+    "pair_distances",
+    "read_table",
+    "summarise",
+    "write_table",
+]
