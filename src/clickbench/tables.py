@@ -344,37 +344,26 @@ KEPT_COLUMNS = [
 
 def kept(rows: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     """Per image and (protocol, method), the kept mask's click and IoU (and ``best_iou`` at
-    that click). Sorted by protocol, method, class, image."""
+    that click), as :func:`study_step` picks it (``first_click``: click 1). Sorted by
+    protocol, method, class, image."""
     rows = rows if "method" in rows else with_methods(rows)
     if not len(rows):
         return pd.DataFrame({c: [] for c in KEPT_COLUMNS})
-    rows = rows.sort_values(["protocol", "method", "class", "image", "click"], kind="mergesort")
-    records = []
-    for (protocol, method, cls, image), loop in rows.groupby(
-        ["protocol", "method", "class", "image"], sort=True
-    ):
-        curve = loop["iou"].to_numpy(dtype=np.float64)
-        if protocol in MULTI_CLICK:
-            k = study_step(curve, len(curve), settings.study_target, settings.study_max_clicks)
-        else:
-            k = 1
-        row = loop.iloc[k - 1]
-        records.append(
-            (
-                cls,
-                image,
-                protocol,
-                row["model"],
-                row["strategy"],
-                method,
-                k,
-                row["iou"],
-                row["best_iou"],
-            )
-        )
-    df = pd.DataFrame.from_records(records, columns=KEPT_COLUMNS)
-    df["clicks"] = df["clicks"].astype(np.int64)
-    return df
+    keys = ["protocol", "method", "class", "image"]
+    rows = rows.sort_values(keys + ["click"], kind="mergesort").reset_index(drop=True)
+    groups = rows.groupby(keys, sort=False)
+    # the loop's last click within the study's limit, and its first click reaching the target
+    last = groups["click"].transform("max").clip(upper=settings.study_max_clicks)
+    reaching = rows["click"].where(
+        (rows["iou"] >= settings.study_target) & (rows["click"] <= settings.study_max_clicks)
+    )
+    first = reaching.groupby([rows[k] for k in keys], sort=False).transform("min")
+    step = first.fillna(last).clip(lower=1)
+    step = step.where(rows["protocol"].isin(MULTI_CLICK), 1).astype(np.int64)
+    out = rows.loc[rows["click"] == step, keys + ["model", "strategy", "click", "iou", "best_iou"]]
+    out = out.rename(columns={"click": "clicks"})[KEPT_COLUMNS].reset_index(drop=True)
+    out["clicks"] = out["clicks"].astype(np.int64)
+    return out
 
 
 def kept_rule(protocol: str, settings: Settings) -> str:
