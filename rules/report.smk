@@ -1,7 +1,8 @@
 """Per-image rows -> tables, figures, provenance and the summary; all cheap, all local."""
 
 TABLES = ["describe", "per_class", "noc", "miou", "ambiguity", "paired", "multiclick"]
-FIGURES = ["mean_iou_by_species", "miou_curves", "noc_bars", "grid", "ambiguity"]
+FIGURES = ["mean_iou_by_species", "miou_curves", "noc_bars", "grid", "ambiguity_masks"]
+PLOTS_SVG = ["mean_iou_by_species", "miou_curves", "noc_bars"]
 
 
 localrules:
@@ -53,6 +54,7 @@ rule figures:
             )
             for f in FIGURES
         },
+        **{f"{f}_svg": f"{R}/figures/{f}.svg" for f in PLOTS_SVG},
     params:
         samples=lambda w: [
             {
@@ -98,6 +100,7 @@ rule summary:
     input:
         **{t: f"{R}/tables/{t}.tsv" for t in TABLES},
         dedup=f"{R}/tables/dedup_summary.tsv",
+        index_rule=f"{R}/tables/index_rule.tsv",
         provenance=f"{R}/provenance.yaml",
     output:
         report(f"{R}/summary.md", caption="../report/summary.rst", category="Summary"),
