@@ -709,14 +709,21 @@ def render_original(rng: np.random.Generator, species: str) -> tuple[np.ndarray,
 
 # ----------------------------------------------------------------------------- augmentation
 def jitter(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
-    """Mild colour jitter of an (H, W, 3) uint8 RGB image (brightness, contrast, saturation, gain)."""
-    img = image.astype(np.float32)
-    gray = img.mean(axis=2, keepdims=True)
-    img = gray + (img - gray) * rng.uniform(0.85, 1.15)  # saturation
-    mean = float(img.mean())
-    img = mean + (img - mean) * rng.uniform(0.9, 1.1)  # contrast
-    img *= rng.uniform(0.9, 1.1) * rng.uniform(0.96, 1.04, 3).astype(np.float32)  # brightness, gain
-    return np.clip(np.round(img), 0, 255).astype(np.uint8)
+    """Mild colour jitter of an (H, W, 3) uint8 RGB image (saturation, contrast, brightness, gain).
+
+    All four are affine in the colour, so they are applied as one 3x4 colour matrix.
+    """
+    sat = rng.uniform(0.85, 1.15)
+    con = rng.uniform(0.9, 1.1)
+    gain = rng.uniform(0.9, 1.1) * rng.uniform(0.96, 1.04, 3)
+    # saturation: x -> s x + (1 - s) mean_c(x); contrast about the image mean m: x -> m + k (x - m)
+    sat_m = sat * np.eye(3) + (1 - sat) / 3.0
+    mean = float(np.mean(cv2.mean(image)[:3]))
+    m = np.zeros((3, 4))
+    m[:, :3] = con * sat_m
+    m[:, 3] = mean * (1 - con)
+    m *= gain[:, None]
+    return cv2.transform(image, m)
 
 
 def transform(image: np.ndarray, mask: np.ndarray, kind: str, angle: float = 0.0):
