@@ -42,8 +42,10 @@ numbers, so numbering is stable.
 
 **Mask consistency.** The representative's ground-truth mask is mapped into each copy's frame by
 the estimated transform (photo geometry of both images and their variant) and compared with the
-copy's own mask where both photos are visible; an IoU below ``MASK_IOU_MIN`` flags
-``mask_consistent = 0`` and logs a warning: either the grouping or the masks are wrong.
+copy's own mask where both photos are visible (``mask_iou``); an IoU below ``MASK_IOU_MIN`` flags
+``mask_consistent = 0`` and logs a warning: either the grouping or the masks are wrong. When most
+copies disagree with the representative's mask and agree with another member's, that member is
+the reference instead and the representative is the one flagged.
 
 **Methods** (config ``dedup.method``): ``phash`` selects each group's representative;
 ``index`` selects the 2023 study's files ``index_start``, ``index_start + index_step``, ...
@@ -584,6 +586,41 @@ def _row(s: datasets.Sample) -> dict:
     }
 
 
+def _variant(canon: Sequence[Canonical], a: int, b: int) -> int:
+    """k with crop a ~ dihedral(crop b, k), by hash distance."""
+    x = canon[a].hashes[0][None, :] ^ canon[b].hashes
+    return int(np.bitwise_count(x).sum(axis=1).argmin())
+
+
+def _agreement(canon, masks, ref: int, members: Sequence[int]) -> dict[int, float]:
+    return {
+        p: mask_agreement(canon[ref], masks[ref], canon[p], masks[p], _variant(canon, p, ref))
+        for p in members
+        if p != ref
+    }
+
+
+def _mask_ious(canon, masks, rep: int, members: Sequence[int]) -> dict[int, float]:
+    """IoU of each member's mask against the group's mask reference.
+
+    The reference is the representative, unless more than half of the other masks disagree with
+    it and fewer disagree with the first of those: then the representative's own mask is the odd
+    one and is the one flagged.
+    """
+    with_mask = [p for p in members if masks[p] is not None]
+    if not with_mask:
+        return {}
+    ref = rep if masks[rep] is not None else with_mask[0]
+    ious = _agreement(canon, masks, ref, with_mask)
+    bad = [p for p, v in ious.items() if v < MASK_IOU_MIN]
+    if len(with_mask) >= 3 and len(bad) > (len(with_mask) - 1) / 2:
+        alt = _agreement(canon, masks, bad[0], with_mask)
+        if sum(v < MASK_IOU_MIN for v in alt.values()) < len(bad):
+            ref, ious = bad[0], alt
+    ious[ref] = 1.0
+    return ious
+
+
 def _fill_groups(rows, ok, canon, masks, labels, samples) -> None:
     """Representatives, group numbers, distances, correlations and mask checks, in place."""
     members: dict[int, list[int]] = {}
@@ -599,19 +636,19 @@ def _fill_groups(rows, ok, canon, masks, labels, samples) -> None:
     thumbs = np.stack([c.thumb for c in canon])
     reps = np.array([rep_of[int(lab)] for lab in labels])
     pos = np.arange(len(canon))
-    d = np.empty(len(pos), int)
-    k = np.empty(len(pos), int)
-    for p in pos:
-        dd, vv = pair_distances(hashes[p : p + 1], hashes[reps[p] : reps[p] + 1])
-        d[p], k[p] = int(dd[0, 0]), int(vv[0, 0])
+    per_variant = np.bitwise_count(hashes[:, None, 0, :] ^ hashes[reps]).sum(axis=-1)  # (n, 8)
+    k = per_variant.argmin(axis=1)
+    d = per_variant.min(axis=1)
     corr = _correlations(thumbs, pos, reps, k)
+    ious: dict[int, float] = {}
+    for lab, pos_list in members.items():
+        ious.update(_mask_ious(canon, masks, rep_of[lab], pos_list))
     for p, idx in enumerate(ok):
         c = canon[p]
         r = rows[idx]
-        rep = reps[p]
         r.update(
             group=number[int(labels[p])],
-            representative=samples[ok[rep]].image_id,
+            representative=samples[ok[reps[p]]].image_id,
             hash=c.hash_hex,
             distance=int(d[p]),
             correlation=float(corr[p]),
@@ -620,13 +657,9 @@ def _fill_groups(rows, ok, canon, masks, labels, samples) -> None:
             angle=round(c.geometry.angle, 2),
             scale=round(c.geometry.scale, 4),
         )
-        if masks[p] is not None and masks[rep] is not None and rep != p:
-            iou = mask_agreement(canon[rep], masks[rep], c, masks[p], int(k[p]))
-            r["mask_iou"] = iou
-            r["mask_consistent"] = int(not (iou < MASK_IOU_MIN))
-        elif masks[p] is not None:
-            r["mask_iou"] = 1.0 if rep == p else np.nan
-            r["mask_consistent"] = 1
+        if p in ious:
+            r["mask_iou"] = ious[p]
+            r["mask_consistent"] = int(not (ious[p] < MASK_IOU_MIN))
 
 
 # ----------------------------------------------------------------------------- tables
