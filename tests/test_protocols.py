@@ -397,3 +397,82 @@ def test_trace_is_a_plain_dataclass():
         multi=np.zeros(1, np.int16),
     )
     assert t.single == -1 and t.logits is None and t.curve.tolist() == [0.5]
+
+
+def test_run_model_script(tmp_path):
+    """scripts/run_model.py as Snakemake runs it: a `snakemake` object, files in and out."""
+    import runpy
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from PIL import Image
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "run_model.py"
+    image, gt, _ = scene(9, h=60, w=80)
+    k = np.ones((3, 3), np.uint8)
+    band = (cv2.dilate(gt.astype(np.uint8), k) - cv2.erode(gt.astype(np.uint8), k)).astype(bool)
+    mask = np.where(gt, 255, 0).astype(np.uint8)
+    mask[band] = 128  # GrabCut's ignore band
+    Image.fromarray(image).save(tmp_path / "img.png")
+    Image.fromarray(mask).save(tmp_path / "img.bmp")
+
+    def run(protocols, outputs, source=None, log="run.log"):
+        inputs = {"image": str(tmp_path / "img.png"), "mask": str(tmp_path / "img.bmp")}
+        if source:
+            inputs["source"] = str(source)
+        snakemake = SimpleNamespace(
+            input=SimpleNamespace(**inputs),
+            output=SimpleNamespace(**{k: str(tmp_path / v) for k, v in outputs.items()}),
+            params=SimpleNamespace(
+                model="grabcut",
+                spec={"type": "grabcut", "iterations": 2},
+                protocols=protocols,
+                layout="grabcut",
+                device="auto",  # a light model stays on the CPU without asking torch
+                precision="fp32",
+                cache_dir=str(tmp_path / "cache"),
+                cls="Gilt-Head Bream",
+                image="img",
+            ),
+            log=[str(tmp_path / log)],
+        )
+        runpy.run_path(str(script), init_globals={"snakemake": snakemake})
+
+    run(
+        {
+            "noc": {
+                "models": ["grabcut"],
+                "max_clicks": 3,
+                "target_iou": None,
+                "strategies": ["max_score"],
+            },
+            "first_click": {"models": ["grabcut"]},
+        },
+        {
+            "noc_npz": "noc.npz",
+            "noc_tsv": "noc.tsv",
+            "first_click_npz": "fc.npz",
+            "first_click_tsv": "fc.tsv",
+        },
+    )
+    noc = load_traces(tmp_path / "noc.npz")
+    assert list(noc) == ["max_score"] and noc["max_score"].n_clicks == 3
+    lines = (tmp_path / "noc.tsv").read_text().splitlines()
+    assert lines[0].split("\t") == list(COLUMNS) and len(lines) == 4
+    assert lines[1].split("\t")[:5] == ["Gilt-Head Bream", "img", "noc", "grabcut", "max_score"]
+    assert load_traces(tmp_path / "fc.npz")["max_score"].n_clicks == 1
+    log = (tmp_path / "run.log").read_text()
+    assert "set_image" in log and "click 3" in log and "build on cpu" in log
+
+    # replay the noc loop's clicks, as the workflow replays RITM's clicks for SAM
+    run(
+        {"replay": {"models": ["grabcut"], "source": "grabcut"}},
+        {"replay_npz": "replay.npz", "replay_tsv": "replay.tsv"},
+        source=tmp_path / "noc.npz",
+        log="replay.log",
+    )
+    replay = load_traces(tmp_path / "replay.npz")["max_score"]
+    np.testing.assert_array_equal(replay.clicks, noc["max_score"].clicks)
+    # same model, same clicks, same kept masks: the same IoUs as the source loop
+    np.testing.assert_array_equal(replay.curve, noc["max_score"].curve)
+    assert len((tmp_path / "replay.tsv").read_text().splitlines()) == 4

@@ -285,6 +285,51 @@ def run_replay(
     return {DRIVING_STRATEGY: trace}
 
 
+def run_protocols(
+    model: InteractiveModel,
+    gt: np.ndarray,
+    ignore: np.ndarray | None,
+    protocols: dict[str, dict],
+    *,
+    source_clicks: Sequence[Click] | None = None,
+    keep_logits: bool = False,
+) -> dict[str, dict[str, Trace]]:
+    """Every protocol one model runs on one image (``set_image`` done by the caller).
+
+    protocols: protocol name -> its config block (``noc``: ``max_clicks``, ``target_iou``,
+               ``strategies``; ``replay``: ``max_clicks``); run in :data:`PROTOCOLS` order.
+    source_clicks: the clicks ``replay`` feeds (the source model's ``max_score`` loop).
+    Returns protocol -> loops, as :func:`run_noc` / :func:`run_first_click` / :func:`run_replay`.
+    """
+    unknown = set(protocols) - set(PROTOCOLS)
+    if unknown:
+        raise ValueError(f"unknown protocol(s) {sorted(unknown)}; known: {', '.join(PROTOCOLS)}")
+    out: dict[str, dict[str, Trace]] = {}
+    for name in PROTOCOLS:
+        if name not in protocols:
+            continue
+        block = protocols[name] or {}
+        if name == "noc":
+            out[name] = run_noc(
+                model,
+                gt,
+                ignore,
+                block.get("strategies") or [DRIVING_STRATEGY],
+                max_clicks=int(block.get("max_clicks", 20)),
+                target_iou=block.get("target_iou"),
+                keep_logits=keep_logits,
+            )
+        elif name == "first_click":
+            out[name] = run_first_click(model, gt, ignore, keep_logits=keep_logits)
+        else:
+            if source_clicks is None:
+                raise ValueError("protocol replay needs the source model's clicks")
+            out[name] = run_replay(
+                model, gt, ignore, source_clicks, block.get("max_clicks"), keep_logits=keep_logits
+            )
+    return out
+
+
 def replay_source_clicks(path: str | Path, loop: str = DRIVING_STRATEGY) -> list[Click]:
     """The clicks of loop ``loop`` in a saved ``noc`` trace file (the replay source)."""
     traces = load_traces(path)
@@ -453,6 +498,7 @@ __all__ = [
     "run_first_click",
     "run_loop",
     "run_noc",
+    "run_protocols",
     "run_replay",
     "save_traces",
     "trace_rows",
