@@ -3,11 +3,12 @@
     python benchmarks/clicks.py [--repeat 50]
 
 For a 590x445 image (the fish dataset) and a 1024x1024 one (SAM's input size) it prints,
-side by side, the median time of :func:`clickbench.clicks.next_click` mid-loop (a
-prediction with false negatives and false positives, three clicks made), of the first click
-(empty prediction), and of one precise L2 ``cv2.distanceTransform`` of the padded
-false-negative map, and their ratio. The simulator runs two transforms (FN and FP) plus a
-few passes over boolean arrays, so the target is a ratio of at most about 3.
+side by side, the median time of one precise L2 ``cv2.distanceTransform`` of the padded
+image (OpenCV's default path), of :func:`clickbench.clicks.next_click` mid-loop (a
+prediction with false negatives and false positives, three clicks made) and of the first
+click (empty prediction), with their ratios to the transform. The simulator runs at most two
+transforms (FN and FP, each on its region's bounding box) plus a few passes over boolean
+arrays; the target is a ratio of at most about 3.
 """
 
 from __future__ import annotations
