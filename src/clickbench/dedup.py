@@ -410,7 +410,15 @@ def _variant_affine(k: int, n: int = THUMB) -> np.ndarray:
 
 
 def _reduce_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """(h, w) uint8 0/1: a full-resolution bool mask reduced by area (object where >= half)."""
+    """(h, w) uint8 0/1: a bool mask reduced by area to ``shape`` (object where >= half).
+
+    A mask already of ``shape`` is returned as 0/1 unchanged.
+    """
+    if mask.shape == tuple(shape):
+        return mask.astype(np.uint8)
+    f = mask.shape[0] // shape[0]
+    if f >= 1 and mask.shape[1] // shape[1] == f:
+        mask = mask[: shape[0] * f, : shape[1] * f]  # an exact factor, as for the image
     small = cv2.resize(mask.astype(np.uint8) * 255, shape[::-1], interpolation=cv2.INTER_AREA)
     return (small >= 128).astype(np.uint8)
 
@@ -420,14 +428,15 @@ def mask_agreement(
 ) -> float:
     """IoU of the representative's mask mapped into the copy's frame against the copy's mask.
 
-    Masks are (H, W) bool at full resolution; ``variant`` relates the crops (copy crop ~
+    Masks are (H, W) bool at full resolution, or already reduced to the ``valid`` shape of their
+    :class:`Canonical` (what :func:`dedup_class` keeps); ``variant`` relates the crops (copy crop ~
     dihedral(rep crop, variant)). Computed at 1/MASK_SCALE resolution over the pixels where
     both photos are visible, leaving out a band of one reduced pixel along the copy's object
     boundary (resampling moves it). Returns NaN when that region holds no object pixel.
     """
     mh, mw = copy.valid.shape
-    q = _to_res(copy.shape[0] / mh)
-    q_rep = _to_res(rep.shape[0] / rep.valid.shape[0])
+    q = _to_res(copy.shape[0] // mh)
+    q_rep = _to_res(rep.shape[0] // rep.valid.shape[0])
     # copy pixel (reduced) -> copy full -> copy crop -> rep crop -> rep full -> rep reduced
     m = (
         q_rep
@@ -437,7 +446,7 @@ def mask_agreement(
         @ np.linalg.inv(q)
     )
     small_rep = _reduce_mask(rep_mask, rep.valid.shape)
-    small_copy = _reduce_mask(copy_mask, (mh, mw))
+    small_copy = _reduce_mask(copy_mask, copy.valid.shape)
     flags = cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP
     mapped = cv2.warpAffine(small_rep, m[:2], (mw, mh), flags=flags, borderValue=0) > 0
     inside = (
@@ -531,7 +540,8 @@ def dedup_class(
                 continue
         ok.append(idx)
         canon.append(image_hashes(image))
-        masks.append(gt if check_masks else None)
+        # kept reduced (the resolution of the check), not at full size: 1000 masks per class
+        masks.append(_reduce_mask(gt, canon[-1].valid.shape).astype(bool) if check_masks else None)
     labels = group_images(canon, max_distance=max_distance)
     rows = [_row(s) for s in samples]
     for idx, problem in problems.items():
