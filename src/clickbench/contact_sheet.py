@@ -1,6 +1,6 @@
 """The dedup contact sheet: a few groups per class, one row of thumbnails per group.
 
-Each row starts with the group's representative (green frame, "representative"), followed by its
+Each row starts with the group's representative (green frame, "(rep.)"), followed by its
 copies in file order, each labelled with its file stem and its hash distance ``d`` to the
 representative (frames: grey; orange for rotation fill; red when the copy's mask disagrees with the
 representative's after the estimated transform). Rows are grouped under a class heading.
@@ -109,15 +109,17 @@ def contact_sheet(
             x = PAD + j * (CELL_W + PAD)
             y = top + HEAD_H
             canvas[y : y + CELL_H, x : x + CELL_W] = _thumb(r["image_path"])
+            bad_mask = str(r.get("mask_consistent", "")) in ("0", "0.0")
             if is_rep:
-                colour, label, weight = GREEN, f"{r['image']} representative", "bold"
+                colour, weight = (RED if bad_mask else GREEN), "bold"
+                label = f"{r['image']} (rep.)"
             else:
-                bad_mask = str(r.get("mask_consistent", "")) in ("0", "0.0")
                 colour = RED if bad_mask else (ORANGE if int(r["rotation_fill"]) else GREY)
                 dist = r["distance"]
-                d = "" if pd.isna(dist) else f"  d={int(dist)}"
-                label = f"{r['image']}{d}" + ("  mask?" if bad_mask else "")
+                label = r["image"] + ("" if pd.isna(dist) else f"  d={int(dist)}")
                 weight = "normal"
+            if bad_mask:
+                label += "  mask?"
             cv2.rectangle(
                 canvas, (x - 2, y - 2), (x + CELL_W + 1, y + CELL_H + 1), colour, 4 if is_rep else 2
             )
@@ -144,7 +146,7 @@ def contact_sheet(
         0.5,
         1 - 24 / (height + 50),
         "Dedup groups: the representative (green frame) and its copies with hash distance d\n"
-        "orange frame: rotation fill; red frame: the copy's mask disagrees with the representative's",
+        "orange frame: rotation fill; red frame: the image's mask disagrees with its group's",
         ha="center",
         va="center",
         fontsize=11,
