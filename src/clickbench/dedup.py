@@ -31,7 +31,9 @@ up to the eight symmetries of a square:
 cross-correlation of their canonical crops, aligned by that variant, is at least
 ``MIN_CORRELATION`` (colour jitter changes brightness and contrast, to which the correlation is
 invariant; distinct photos of one species can share a coarse hash but not their texture).
-Groups are the connected components of these links.
+Groups are the connected components of these links. On generated sets of 50 look-alike
+originals x 20 images per species, copies were at most 32 bits apart and distinct originals at
+least 54, with correlations of at least 0.98 between copies and at most 0.91 between originals.
 
 **Representative.** In each group: the images without rotation fill (the original photo, or a
 flip or 180-degree rotation of it, which lose nothing); among those the lowest file number
@@ -52,6 +54,15 @@ the reference instead and the representative is the one flagged.
 by file number (00001, 00021, ... with step 20), ignoring the groups; ``none`` selects every
 image. Groups, hashes and fill are computed for every method, so the selections can be compared
 (:func:`compare_index_rule`).
+
+**Table** (:func:`dedup_class`, one row per image, sorted by file number): ``class``, ``image``
+(file stem), ``image_path``, ``mask_path``, ``group`` (1, 2, ...; 0 when skipped),
+``representative`` (its group's representative's id), ``hash`` (64 hex digits: variant 0),
+``distance`` (bits to the representative), ``correlation`` (with the representative),
+``variant`` (0..7, crop ~ dihedral(representative's crop, variant)), ``rotation_fill`` (0/1),
+``angle`` (photo rotation modulo 90 degrees, counter-clockwise), ``scale``, ``selected`` (0/1,
+by the method), ``mask_iou`` and ``mask_consistent`` (0/1; empty without a mask), ``status``
+(``ok``/``skipped``), ``problem`` (why it was skipped).
 """
 
 from __future__ import annotations
