@@ -110,6 +110,9 @@ def test_index_and_none_methods(demo_set):
     assert list(shifted.loc[shifted["selected"] == 1, "image"]) == ["00002"]
     everything = dedup.dedup_class(samples, {"method": "none"})
     assert everything["selected"].sum() == len(samples)
+    # the index rule's picks are listed whatever the method (default: 1, 21, ...)
+    assert list(everything.loc[everything["index_pick"] == 1, "image"]) == ["00001"]
+    assert list(table.loc[table["index_pick"] == 1, "image"]) == ["00001", "00007", "00013"]
     # the groups are the same whatever selects
     phash = tables["Gilt-Head Bream"]
     for t in (table, everything):

@@ -61,8 +61,9 @@ image. Groups, hashes and fill are computed for every method, so the selections 
 ``distance`` (bits to the representative), ``correlation`` (with the representative),
 ``variant`` (0..7, crop ~ dihedral(representative's crop, variant)), ``rotation_fill`` (0/1),
 ``angle`` (photo rotation modulo 90 degrees, counter-clockwise), ``scale``, ``selected`` (0/1,
-by the method), ``mask_iou`` and ``mask_consistent`` (0/1; empty without a mask), ``status``
-(``ok``/``skipped``), ``problem`` (why it was skipped).
+by the method), ``index_pick`` (0/1: the study's index rule picks it, whatever the method, so
+both selections can be run and compared), ``mask_iou`` and ``mask_consistent`` (0/1; empty
+without a mask), ``status`` (``ok``/``skipped``), ``problem`` (why it was skipped).
 """
 
 from __future__ import annotations
@@ -111,6 +112,7 @@ COLUMNS = (
     "angle",
     "scale",
     "selected",
+    "index_pick",
     "mask_iou",
     "mask_consistent",
     "status",
@@ -560,15 +562,16 @@ def dedup_class(
     if ok:
         _fill_groups(rows, ok, canon, masks, labels, samples)
     ids = [s.image_id for s in samples]
+    picks = index_rule(ids, int(cfg.get("index_start", 1)), int(cfg.get("index_step", 20)))
     if method == "phash":
         chosen = [r["image"] == r["representative"] and r["status"] == "ok" for r in rows]
     elif method == "index":
-        picks = index_rule(ids, int(cfg.get("index_start", 1)), int(cfg.get("index_step", 20)))
         chosen = [bool(p) and r["status"] == "ok" for p, r in zip(picks, rows, strict=True)]
     else:
         chosen = [r["status"] == "ok" for r in rows]
-    for r, c in zip(rows, chosen, strict=True):
+    for r, c, p in zip(rows, chosen, picks, strict=True):
         r["selected"] = int(c)
+        r["index_pick"] = int(p)
     table = pd.DataFrame(rows, columns=list(COLUMNS))
     bad = table[table["mask_consistent"] == 0]
     for _, r in bad.iterrows():
@@ -600,6 +603,7 @@ def _row(s: datasets.Sample) -> dict:
         "angle": np.nan,
         "scale": np.nan,
         "selected": 0,
+        "index_pick": 0,
         "mask_iou": np.nan,
         "mask_consistent": pd.NA,
         "status": "ok",
