@@ -128,24 +128,38 @@ def build_ritm_tiny():
     scale is set to :data:`TINY_RITM_CLICK_SCALE`, and the final classifier is rescaled so
     that on a fixed probe input its logits have spread :data:`TINY_RITM_LOGIT_STD` around 0.
     """
-    import torch
     from ritm_annotation.model import initializer
     from ritm_annotation.model.is_hrnet_model import HRNetModel
-    from ritm_annotation.model.ops import ScaleLayer
 
     model = HRNetModel(**TINY_RITM)
     model.apply(initializer.XavierGluon(rnd_type="gaussian", magnitude=2.0))
     model.eval()
+    return calibrate_ritm(model)
+
+
+def calibrate_ritm(
+    model, click_scale: float = TINY_RITM_CLICK_SCALE, logit_std: float = TINY_RITM_LOGIT_STD
+):
+    """Make a randomly initialised RITM model respond to clicks (see :func:`build_ritm_tiny`).
+
+    Sets every ScaleLayer (the click maps' gain) to ``click_scale`` and rescales the final
+    classifier so that its logits on a fixed probe have spread ``logit_std`` and median 0.
+    Deterministic; returns the model.
+    """
+    import torch
+    from ritm_annotation.model.ops import ScaleLayer
+
+    model.eval()
     with torch.no_grad():
         for module in model.modules():
             if isinstance(module, ScaleLayer):
-                module.scale.fill_(TINY_RITM_CLICK_SCALE / module.lr_mult)
+                module.scale.fill_(click_scale / module.lr_mult)
         probe = torch.rand(1, 4, 128, 128, generator=torch.Generator().manual_seed(0))
         probe[:, 3] = 0  # previous mask channel
         points = torch.tensor([[[64, 64, 0], [-1, -1, -1]]])
         head = model.feature_extractor.cls_head
         logits = model(probe, points)["instances"]
-        gain = TINY_RITM_LOGIT_STD / float(logits.std())
+        gain = logit_std / float(logits.std())
         head.weight.mul_(gain)
         head.bias.mul_(gain)
         head.bias.sub_(model(probe, points)["instances"].median())
@@ -203,6 +217,7 @@ __all__ = [
     "TINY_SAM",
     "build_ritm_tiny",
     "build_sam_tiny",
+    "calibrate_ritm",
     "make_tiny_checkpoint",
     "make_tiny_model",
 ]
