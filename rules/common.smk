@@ -129,13 +129,21 @@ def use_gpu():
 
 # ---------------------------------------------------------------- fan-out over dedup
 def selected_images(slug):
-    """Image ids dedup selected for one class (reads the checkpoint's table)."""
+    """Image ids to evaluate in one class (reads the dedup checkpoint's table): the picked
+    originals, plus the study's index-rule picks when `dedup.evaluate_index_picks` is set,
+    so the two selections can be compared (tables/selection.tsv)."""
     import csv
 
     table = checkpoints.dedup.get(cls=slug).output.table
     with open(table, newline="") as fh:
         rows = list(csv.DictReader(fh, delimiter="\t"))
-    return sorted(r["image"] for r in rows if r["selected"] == "1" and r["status"] == "ok")
+    with_index = config["dedup"]["evaluate_index_picks"]
+    return sorted(
+        r["image"]
+        for r in rows
+        if r["status"] == "ok"
+        and (r["selected"] == "1" or (with_index and r.get("index_pick") == "1"))
+    )
 
 
 def selected_pairs():
