@@ -1,8 +1,8 @@
 """clickbench: interactive segmentation benchmarked by simulated clicks.
 
-    snakemake --cores 2                              # the embedded demo (config/config.yaml)
-    snakemake --cores 8 --configfile config/fish.yaml
-    snakemake --profile profiles/slurm --configfile config/fish.yaml
+snakemake --cores 2                              # the embedded demo (config/config.yaml)
+snakemake --cores 8 --configfile config/fish.yaml
+snakemake --profile profiles/slurm --configfile config/fish.yaml
 """
 
 from snakemake.utils import min_version
@@ -24,9 +24,9 @@ include: "rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         rules.dedup_summary.output,
         rules.aggregate.output,
         rules.figures.output,
         rules.summary.output,
-    default_target: True

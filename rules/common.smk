@@ -32,7 +32,11 @@ def _planned_demo_samples():
     samples = []
     for path in cbdemo.planned_files(root, DEMO):
         p = Path(path)
-        if p.suffix == ".png" and p.parent.parent.parent == root and p.parent.name == p.parent.parent.name:
+        if (
+            p.suffix == ".png"
+            and p.parent.parent.parent == root
+            and p.parent.name == p.parent.parent.name
+        ):
             mask = p.parent.parent / f"{p.parent.name} GT" / p.name
             samples.append(cbdatasets.Sample(p.parent.name, p.stem, p, mask))
     return sorted(samples, key=lambda s: (s.cls, s.image_id))
@@ -59,7 +63,9 @@ CLASS_OF_SLUG = {v: k for k, v in SLUG.items()}
 BY_SLUG = {SLUG[c]: [s for s in SAMPLES if s.cls == c] for c in CLASSES}
 SAMPLE = {(SLUG[s.cls], s.image_id): s for s in SAMPLES}
 if not SAMPLES:
-    raise WorkflowError(f"dataset.root {DATASET['root']!r}: no images found for layout {LAYOUT!r}")
+    raise WorkflowError(
+        f"dataset.root {DATASET['root']!r}: no images found for layout {LAYOUT!r}"
+    )
 
 
 wildcard_constraints:
@@ -147,7 +153,9 @@ def selected_images(slug):
 
 
 def selected_pairs():
-    return [(slug, image) for slug in sorted(BY_SLUG) for image in selected_images(slug)]
+    return [
+        (slug, image) for slug in sorted(BY_SLUG) for image in selected_images(slug)
+    ]
 
 
 def per_image_tsvs(wildcards):
@@ -169,7 +177,9 @@ def checkpoint_paths():
     out = {}
     for spec in MODELS.values():
         if "checkpoint" in spec:
-            out.setdefault(spec["checkpoint"]["path"], (spec["type"], spec["checkpoint"]))
+            out.setdefault(
+                spec["checkpoint"]["path"], (spec["type"], spec["checkpoint"])
+            )
     return out
 
 
@@ -189,7 +199,9 @@ NATIVE_ROOT = DATASET["root"] if LAYOUT == "fish" else None
 def mem_mb(model):
     spec = MODELS[model]
     if spec["type"] == "sam":
-        return {"vit_h": 16000, "vit_l": 12000, "vit_b": 8000}.get(spec.get("variant"), 2000)
+        return {"vit_h": 16000, "vit_l": 12000, "vit_b": 8000}.get(
+            spec.get("variant"), 2000
+        )
     if spec["type"] == "ritm":
         return 6000
     return 1000
@@ -201,3 +213,20 @@ def runtime_min(model):
     if spec["type"] in HEAVY_TYPES:
         return 10 if use_gpu() else 60
     return 10
+
+
+def run_inputs(model):
+    """Input function of a model's run rule: image, mask, checkpoint, replay source."""
+
+    def inputs(w):
+        sample = SAMPLE[(w.cls, w.image)]
+        out = {"image": sample.image, "mask": sample.mask}
+        spec = MODELS[model]
+        if "checkpoint" in spec:
+            out["checkpoint"] = spec["checkpoint"]["path"]
+        if "replay" in protocols_of(model):
+            source = config["protocols"]["replay"]["source"]
+            out["source"] = f"{R}/runs/noc/{source}/{w.cls}/{w.image}.npz"
+        return out
+
+    return inputs

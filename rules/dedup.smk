@@ -7,6 +7,12 @@ checkpoint dedup:
         masks=lambda w: [s.mask for s in BY_SLUG[w.cls] if s.mask is not None],
     output:
         table=f"{R}/dedup/{{cls}}.tsv",
+    log:
+        f"{LOGS}/dedup/{{cls}}.log",
+    benchmark:
+        f"{R}/benchmarks/dedup/{{cls}}.tsv"
+    conda:
+        "../envs/base.yaml"
     params:
         cls=lambda w: CLASS_OF_SLUG[w.cls],
         image_ids=lambda w: [s.image_id for s in BY_SLUG[w.cls]],
@@ -14,12 +20,6 @@ checkpoint dedup:
         layout=LAYOUT,
         dedup=config["dedup"],
         on_bad_input=config["on_bad_input"],
-    log:
-        f"{LOGS}/dedup/{{cls}}.log",
-    benchmark:
-        f"{R}/benchmarks/dedup/{{cls}}.tsv"
-    conda:
-        "../envs/base.yaml"
     script:
         "../scripts/dedup.py"
 
@@ -53,13 +53,13 @@ rule dedup_summary:
             caption="../report/dedup_contact_sheet.rst",
             category="Dataset",
         ),
-    params:
-        classes=[CLASS_OF_SLUG[s] for s in sorted(BY_SLUG)],
-        native=NATIVE_ROOT,
-        dedup=config["dedup"],
     log:
         f"{LOGS}/dedup_summary.log",
     conda:
         "../envs/base.yaml"
+    params:
+        classes=[CLASS_OF_SLUG[s] for s in sorted(BY_SLUG)],
+        native=NATIVE_ROOT,
+        dedup=config["dedup"],
     script:
         "../scripts/dedup_summary.py"

@@ -5,8 +5,7 @@ across jobs and runs (config `cache_dir`), so adding a protocol or strategy re-e
 nothing. A rule is generated per configured model so each has fixed outputs.
 """
 
-
-for _i, (_path, (_type, _ckpt)) in enumerate(
+for _path, (_type, _ckpt) in (
     sorted({**fetchable_checkpoints(), **checkpoint_paths()}.items())
 ):
     if "generate" not in _ckpt and "url" not in _ckpt:
@@ -14,16 +13,16 @@ for _i, (_path, (_type, _ckpt)) in enumerate(
 
     rule:
         name:
-            f"checkpoint_{_i}"
+            f"checkpoint_{cbdatasets.slug(Path(_path).stem)}"
         output:
             checkpoint=_path,
-        params:
-            spec=_ckpt,
-            type=_type,
         log:
             f"{LOGS}/checkpoints/{Path(_path).name}.log",
         conda:
             "../envs/models.yaml"
+        params:
+            spec=_ckpt,
+            type=_type,
         script:
             "../scripts/checkpoint.py"
 
@@ -33,30 +32,28 @@ rule fetch_checkpoints:
         [p for p, (_, c) in fetchable_checkpoints().items()],
 
 
-def _run_inputs(model):
-    def inputs(w):
-        sample = SAMPLE[(w.cls, w.image)]
-        out = {"image": sample.image, "mask": sample.mask}
-        spec = MODELS[model]
-        if "checkpoint" in spec:
-            out["checkpoint"] = spec["checkpoint"]["path"]
-        if "replay" in protocols_of(model):
-            source = config["protocols"]["replay"]["source"]
-            out["source"] = f"{R}/runs/noc/{source}/{w.cls}/{w.image}.npz"
-        return out
-
-    return inputs
-
-
 for _model in MODELS:
 
     rule:
         name:
             f"run_{_model}"
         input:
-            unpack(_run_inputs(_model)),
+            unpack(run_inputs(_model)),
         output:
             **run_outputs(_model),
+        log:
+            f"{LOGS}/runs/{_model}/{{cls}}/{{image}}.log",
+        benchmark:
+            f"{R}/benchmarks/runs/{_model}/{{cls}}/{{image}}.tsv"
+        group:
+            "heavy_runs" if is_heavy(_model) else "light_runs"
+        conda:
+            "../envs/models.yaml" if is_heavy(_model) else "../envs/base.yaml"
+        threads: 4 if is_heavy(_model) and not use_gpu() else 1
+        resources:
+            mem_mb=mem_mb(_model),
+            runtime=runtime_min(_model),
+            gpu=1 if is_heavy(_model) and use_gpu() else 0,
         params:
             model=_model,
             spec=MODELS[_model],
@@ -67,18 +64,5 @@ for _model in MODELS:
             cache_dir=config["cache_dir"],
             cls=lambda w: CLASS_OF_SLUG[w.cls],
             image=lambda w: w.image,
-        threads: 4 if is_heavy(_model) and not use_gpu() else 1
-        resources:
-            mem_mb=mem_mb(_model),
-            runtime=runtime_min(_model),
-            gpu=1 if is_heavy(_model) and use_gpu() else 0,
-        group:
-            "heavy_runs" if is_heavy(_model) else "light_runs"
-        log:
-            f"{LOGS}/runs/{_model}/{{cls}}/{{image}}.log",
-        benchmark:
-            f"{R}/benchmarks/runs/{_model}/{{cls}}/{{image}}.tsv"
-        conda:
-            "../envs/models.yaml" if is_heavy(_model) else "../envs/base.yaml"
         script:
             "../scripts/run_model.py"
