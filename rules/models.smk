@@ -5,8 +5,8 @@ across jobs and runs (config `cache_dir`), so adding a protocol or strategy re-e
 nothing. A rule is generated per configured model so each has fixed outputs.
 """
 
-for _path, (_type, _ckpt) in (
-    sorted({**fetchable_checkpoints(), **checkpoint_paths()}.items())
+for _path, (_type, _ckpt) in sorted(
+    {**fetchable_checkpoints(), **checkpoint_paths()}.items()
 ):
     if "generate" not in _ckpt and "url" not in _ckpt:
         continue
