@@ -1,6 +1,17 @@
 """Per-image rows -> tables, figures, provenance and the summary; all cheap, all local."""
 
-TABLES = ["describe", "per_class", "noc", "miou", "ambiguity", "paired", "multiclick"]
+# "selection" (dedup vs the study's index rule) is an extra named input of figures (ignored) and
+# summary (its paragraph)
+TABLES = [
+    "describe",
+    "per_class",
+    "noc",
+    "miou",
+    "ambiguity",
+    "paired",
+    "multiclick",
+    "selection",
+]
 FIGURES = ["mean_iou_by_species", "miou_curves", "noc_bars", "grid", "ambiguity_masks"]
 PLOTS_SVG = ["mean_iou_by_species", "miou_curves", "noc_bars"]
 
@@ -17,8 +28,8 @@ localrules:
 rule aggregate:
     input:
         rows=per_image_tsvs,
+        dedup=expand(f"{R}/dedup/{{cls}}.tsv", cls=sorted(BY_SLUG)),
     output:
-        per_image=f"{R}/tables/per_image.tsv",
         **{
             t: report(
                 f"{R}/tables/{t}.tsv",
@@ -27,15 +38,16 @@ rule aggregate:
             )
             for t in TABLES
         },
+        per_image=f"{R}/tables/per_image.tsv",
+    log:
+        f"{LOGS}/aggregate.log",
+    conda:
+        "../envs/base.yaml"
     params:
         dataset=DATASET["name"],
         metrics=METRICS,
         protocols=config["protocols"],
         models=MODELS,
-    log:
-        f"{LOGS}/aggregate.log",
-    conda:
-        "../envs/base.yaml"
     script:
         "../scripts/aggregate.py"
 
@@ -55,6 +67,10 @@ rule figures:
             for f in FIGURES
         },
         **{f"{f}_svg": f"{R}/figures/{f}.svg" for f in PLOTS_SVG},
+    log:
+        f"{LOGS}/figures.log",
+    conda:
+        "../envs/base.yaml"
     params:
         samples=lambda w: [
             {
@@ -71,10 +87,6 @@ rule figures:
         metrics=METRICS,
         protocols=config["protocols"],
         models=MODELS,
-    log:
-        f"{LOGS}/figures.log",
-    conda:
-        "../envs/base.yaml"
     script:
         "../scripts/figures.py"
 
@@ -84,14 +96,14 @@ rule provenance:
         checkpoints=list(checkpoint_paths()),
     output:
         f"{R}/provenance.yaml",
-    params:
-        config=config,
-        models=MODELS,
-        skipped=SKIPPED_MODELS,
     log:
         f"{LOGS}/provenance.log",
     conda:
         "../envs/base.yaml"
+    params:
+        config=config,
+        models=MODELS,
+        skipped=SKIPPED_MODELS,
     script:
         "../scripts/provenance.py"
 
@@ -104,12 +116,12 @@ rule summary:
         provenance=f"{R}/provenance.yaml",
     output:
         report(f"{R}/summary.md", caption="../report/summary.rst", category="Summary"),
-    params:
-        dataset=DATASET["name"],
-        metrics=METRICS,
     log:
         f"{LOGS}/summary.log",
     conda:
         "../envs/base.yaml"
+    params:
+        dataset=DATASET["name"],
+        metrics=METRICS,
     script:
         "../scripts/summary.py"

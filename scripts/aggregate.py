@@ -1,9 +1,12 @@
 """Per-image TSVs -> tables/per_image.tsv and every aggregate table (see clickbench.tables).
 
-input.rows: the per-image TSVs; params: dataset (name), metrics, protocols, models (config
-blocks); output: per_image plus one named output per table of clickbench.tables.TABLES
-(describe, per_class, noc, miou, ambiguity, paired, multiclick). A table whose models or
-protocols did not run is written header-only.
+input.rows: the per-image TSVs; input.dedup (optional): the per-class dedup tables, joined by
+(class, image) to give each row `selected` (dedup's pick) and `index_pick` (the study's index
+rule); without them every row counts as selected. params: dataset (name), metrics, protocols,
+models (config blocks); output: per_image plus one named output per table of
+clickbench.tables.TABLES (describe, per_class, noc, miou, ambiguity, paired, multiclick,
+selection). Every table but selection is computed from the selected rows only. A table whose
+models or protocols did not run is written header-only.
 """
 
 import logging
@@ -19,6 +22,24 @@ settings = tables.Settings.from_config(
 )
 rows = tables.read_rows(list(snakemake.input.rows), snakemake.params.dataset)
 logging.info("%d rows from %d per-image files", len(rows), len(snakemake.input.rows))
+
+flags = None
+if "dedup" in dict(snakemake.input.items()):
+    from clickbench import dedup
+
+    flags = tables.selection_flags(dedup.read_table(p) for p in snakemake.input.dedup)
+    logging.info(
+        "selection flags of %d images from %d dedup tables", len(flags), len(snakemake.input.dedup)
+    )
+rows = tables.mark_selection(rows, flags)
+images = rows.drop_duplicates(["class", "image"])
+logging.info(
+    "%d images: %d dedup-selected, %d index-rule picks, %d index-only",
+    len(images),
+    int((images["selected"] == 1).sum()),
+    int((images["index_pick"] == 1).sum()),
+    int(((images["index_pick"] == 1) & (images["selected"] == 0)).sum()),
+)
 tables.write_tsv(rows, snakemake.output.per_image)
 
 declared = dict(snakemake.output.items())
@@ -27,7 +48,7 @@ if unknown:
     raise ValueError(
         f"unknown table output(s) {sorted(unknown)}; known: {', '.join(tables.TABLES)}"
     )
-built = tables.build_tables(rows, settings)
+built = tables.build_tables(rows, settings, flags)
 for name in tables.TABLES:
     if name in declared:
         tables.write_tsv(built[name], declared[name])

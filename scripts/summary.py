@@ -1,8 +1,8 @@
 """Tables -> results/<dataset>/summary.md, the headline numbers in Markdown.
 
-input: the tables of clickbench.tables.TABLES by name; optional `dedup` (dedup_summary.tsv),
-`index_rule` (tables/index_rule.tsv) shown verbatim, and `provenance` (provenance.yaml)
-appended; params: dataset.
+input: the tables of clickbench.tables.TABLES by name (`selection` optional: the dedup vs
+index-rule paragraph); optional `dedup` (dedup_summary.tsv), `index_rule` (tables/index_rule.tsv)
+shown verbatim, and `provenance` (provenance.yaml) appended; params: dataset.
 """
 
 import logging
@@ -18,11 +18,11 @@ extra = {}
 if "dedup" in names:
     extra["Dedup: originals picked per class"] = names["dedup"]
 if "index_rule" in names:
-    extra["Dedup vs the study's index rule"] = names["index_rule"]
+    extra["The study's index-rule picks per class"] = names["index_rule"]
 summary.write(
     snakemake.output[0],
     snakemake.params.dataset,
-    {name: names[name] for name in tables.TABLES},
+    {name: names[name] for name in tables.TABLES if name in names},
     extra,
     names.get("provenance"),
 )

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clickbench import tables
+from clickbench import dedup, tables
 
 HM, GB = "Hourse Mackerel", "Gilt-Head Bream"  # spelling kept, as in the Kaggle folders
 
@@ -558,3 +558,169 @@ def test_aggregate_script_with_no_rows(tmp_path):
     inputs = {name: out[name] for name in tables.TABLES}
     run_script("summary.py", tmp_path, inputs, {"summary": str(md)}, {"dataset": "demo"})
     assert "No study-view results in this run" in md.read_text()
+
+
+# ---------------------------------------------------------------- dedup vs the index rule
+#: index-only picks (the study's index rule picks them, dedup does not), evaluated beside the
+#: dedup picks: HM 00005 is a rotated copy with black fill, GB 00009 a copy without fill
+INDEX_ONLY_RITM = {(HM, "00005"): [0.40, 0.60], (GB, "00009"): [0.91]}
+INDEX_ONLY_SAM = {
+    (HM, "00005"): ([0.30, 0.20, 0.10], [0.90, 0.50, 0.40]),  # picks 0 (0.30)
+    (GB, "00009"): ([0.80, 0.70, 0.60], [0.50, 0.90, 0.10]),  # picks 1 (0.70)
+}
+#: (class, image) -> (selected, index_pick, rotation_fill, representative) of the dedup tables
+DEDUP = {
+    (HM, "00001"): (1, 1, 0, "00001"),
+    (HM, "00002"): (0, 0, 1, "00001"),  # a copy nobody picks: no per-image rows
+    (HM, "00005"): (0, 1, 1, "00001"),
+    (HM, "00021"): (1, 0, 0, "00021"),
+    (HM, "00041"): (1, 0, 0, "00041"),
+    (GB, "00001"): (1, 1, 0, "00001"),
+    (GB, "00009"): (0, 1, 0, "00001"),
+    (GB, "00021"): (1, 1, 0, "00021"),
+    (GB, "00041"): (1, 0, 0, "00041"),
+}
+
+
+def dedup_tables():
+    """One dedup table per class, as clickbench.dedup.dedup_class writes them."""
+    out = {}
+    for (cls, image), (sel, idx, fill, rep) in sorted(DEDUP.items()):
+        r = dict.fromkeys(dedup.COLUMNS, "")
+        r.update(
+            {"class": cls, "image": image, "image_path": f"{image}.png", "group": 1}
+            | {"representative": rep, "rotation_fill": fill, "selected": sel}
+            | {"index_pick": idx, "variant": 0, "status": "ok"}
+        )
+        out.setdefault(cls, []).append(r)
+    return {cls: pd.DataFrame(rs, columns=list(dedup.COLUMNS)) for cls, rs in out.items()}
+
+
+def rows_with_index_picks():
+    rows = study_rows()
+    for (cls, image), curve in INDEX_ONLY_RITM.items():
+        rows += ritm_rows(cls, image, curve)
+    for (cls, image), (ious, scores) in INDEX_ONLY_SAM.items():
+        rows += sam_rows(cls, image, ious, scores)
+    return rows
+
+
+@pytest.fixture
+def with_index(tmp_path):
+    rows = tables.read_rows(write_per_image(tmp_path, rows_with_index_picks()), "fish")
+    flags = tables.selection_flags(dedup_tables().values())
+    return rows, flags, tables.build_tables(rows, settings(), flags)
+
+
+def test_index_only_picks_do_not_enter_the_main_tables(with_index, built):
+    rows, flags, got = with_index
+    marked = tables.mark_selection(rows, flags)
+    assert list(marked.columns[:5]) == ["dataset", "class", "image", "selected", "index_pick"]
+    images = marked.drop_duplicates(["class", "image"]).set_index(["class", "image"])
+    assert images.loc[(HM, "00005"), ["selected", "index_pick"]].tolist() == [0, 1]
+    assert images.loc[(GB, "00021"), ["selected", "index_pick"]].tolist() == [1, 1]
+    # every table but selection is the one of the 6 dedup picks alone, to the byte
+    for name in tables.TABLES:
+        if name != "selection":
+            assert tables.format_table(got[name]) == tables.format_table(built[name]), name
+    d = got["describe"]
+    assert row(d, method="ritm")["count"] == 6
+    assert row(d, method="ritm")["mean"] == pytest.approx(sum(RITM_KEPT) / 6, abs=1e-12)
+    assert row(d, method="sam:max_score")["mean"] == pytest.approx(sum(SAM_MAX_SCORE) / 6)
+    # the curves figure's table uses the same images as the mIoU table
+    curve = tables.curve_table(marked, settings())
+    assert set(curve["n"]) == {6}
+
+
+def test_selection_table_by_hand(with_index):
+    _, _, got = with_index
+    sel = got["selection"]
+    assert list(sel.columns) == tables.SELECTION_TABLE_COLUMNS
+    # the study view only (no sam:oracle), (all) first within each method
+    assert sel[["protocol", "method", "class"]].values.tolist() == [
+        ["first_click", "sam:max_score", tables.ALL],
+        ["first_click", "sam:max_score", GB],
+        ["first_click", "sam:max_score", HM],
+        ["noc", "ritm", tables.ALL],
+        ["noc", "ritm", GB],
+        ["noc", "ritm", HM],
+    ]
+    # kept IoU of the index picks. RITM: HM 00001 0.95, HM 00005 0.60 (loop ended at click 2),
+    # GB 00001 0.91 (click 4), GB 00009 0.91, GB 00021 0.87 (click 4).
+    # SAM max_score: HM 00001 0.60, HM 00005 0.30, GB 00001 0.93, GB 00009 0.70, GB 00021 0.88
+    expected = {
+        ("ritm", tables.ALL): (6, 5.30 / 6, 5, (0.95 + 0.60 + 0.91 + 0.91 + 0.87) / 5, 1, 2, 3),
+        ("ritm", HM): (3, (0.95 + 0.92 + 0.70) / 3, 2, (0.95 + 0.60) / 2, 1, 1, 1),
+        ("ritm", GB): (3, (0.91 + 0.87 + 0.95) / 3, 3, (0.91 + 0.91 + 0.87) / 3, 0, 1, 2),
+        ("sam:max_score", tables.ALL): (
+            6,
+            sum(SAM_MAX_SCORE) / 6,
+            5,
+            (0.60 + 0.30 + 0.93 + 0.70 + 0.88) / 5,
+            1,
+            2,
+            3,
+        ),
+        ("sam:max_score", HM): (3, (0.60 + 0.85 + 0.10) / 3, 2, (0.60 + 0.30) / 2, 1, 1, 1),
+        ("sam:max_score", GB): (3, (0.93 + 0.88 + 0.40) / 3, 3, (0.93 + 0.70 + 0.88) / 3, 0, 1, 2),
+    }
+    for (method, cls), (dn, dm, n, m, fill, not_rep, both) in expected.items():
+        r = row(sel, method=method, **{"class": cls})
+        assert (r["dedup_n"], r["index_n"], r["both_n"]) == (dn, n, both), (method, cls)
+        assert r["index_rotation_fill"] == fill and r["index_not_representative"] == not_rep
+        assert r["dedup_mean_iou"] == pytest.approx(dm, abs=1e-12)
+        assert r["index_mean_iou"] == pytest.approx(m, abs=1e-12)
+        assert r["index_minus_dedup"] == pytest.approx(m - dm, abs=1e-12)
+    # 0.848 - 0.883333 and 0.682 - 0.626667, written to 6 significant digits
+    text = tables.format_table(sel)
+    assert "\t-0.0353333\n" in text and "\t0.0553333\n" in text
+
+
+def test_selection_without_dedup_tables_counts_every_row_as_selected(built):
+    sel = built["selection"]
+    assert (sel["dedup_n"] == [6, 3, 3, 6, 3, 3]).all() and (sel["index_n"] == 0).all()
+    assert sel["index_mean_iou"].isna().all() and sel["index_rotation_fill"].isna().all()
+
+
+def test_rows_without_a_dedup_row_are_an_error(with_index):
+    rows, flags, _ = with_index
+    with pytest.raises(ValueError, match="no dedup row"):
+        tables.mark_selection(rows, flags[flags["image"] != "00009"])
+    with pytest.raises(ValueError, match="listed twice"):
+        tables.selection_flags([dedup_tables()[HM], dedup_tables()[HM]])
+
+
+def test_aggregate_and_summary_scripts_with_dedup_tables(tmp_path):
+    paths = [str(p) for p in write_per_image(tmp_path, rows_with_index_picks())]
+    dedup_paths = []
+    for cls, t in dedup_tables().items():
+        path = tmp_path / "dedup" / f"{cls.replace(' ', '_')}.tsv"
+        dedup.write_table(t, path)
+        dedup_paths.append(str(path))
+    out = {"per_image": str(tmp_path / "tables" / "per_image.tsv")}
+    out.update({name: str(tmp_path / "tables" / f"{name}.tsv") for name in tables.TABLES})
+    params = {"dataset": "fish", "metrics": METRICS, "protocols": PROTOCOLS, "models": MODELS}
+    run_script("aggregate.py", tmp_path, {"rows": paths, "dedup": dedup_paths}, out, params)
+    per_image = tables.load_per_image(out["per_image"])
+    assert list(per_image.columns[:5]) == ["dataset", "class", "image", "selected", "index_pick"]
+    assert set(per_image.loc[per_image["selected"] == 0, "image"]) == {"00005", "00009"}
+    d = tables.read_table(out["describe"])
+    assert row(d, method="ritm")["count"] == 6
+    sel = tables.read_table(out["selection"])
+    overall = row(sel, method="ritm", **{"class": tables.ALL})
+    assert overall["index_n"] == 5 and overall["index_mean_iou"] == pytest.approx(0.848)
+
+    inputs = {name: out[name] for name in tables.TABLES}
+    md = tmp_path / "summary.md"
+    run_script("summary.py", tmp_path, inputs, {"summary": str(md)}, {"dataset": "fish"})
+    text = md.read_text()
+    assert "## Dedup vs the study's index rule" in text
+    assert (
+        "- ritm (noc): 0.883 over 6 dedup picks, 0.848 over 5 index picks (1 rotated with black "
+        "fill, 2 not their group's representative, 3 in both selections): index minus dedup "
+        "-0.035." in text
+    )
+    # without the selection table the summary still builds, without the paragraph
+    del inputs["selection"]
+    run_script("summary.py", tmp_path, inputs, {"summary": str(md)}, {"dataset": "fish"})
+    assert "index rule" not in md.read_text()

@@ -152,15 +152,64 @@ def _multiclick(multiclick: pd.DataFrame) -> list[str]:
     return out
 
 
+def _selection(selection: pd.DataFrame) -> list[str]:
+    out = ["## Dedup vs the study's index rule", ""]
+    rows = selection[selection["class"] == tables.ALL] if len(selection) else selection
+    if not len(rows):
+        return out + ["No study-view results to compare the two selections on.", ""]
+    if not (rows["index_n"] > 0).any():
+        return out + [
+            "No index-rule pick was evaluated (no dedup tables, or "
+            "`dedup.evaluate_index_picks` is off).",
+            "",
+        ]
+    out += [
+        "The study's index rule takes files `index_start`, `index_start + index_step`, ... "
+        "(00001, 00021, ... in the fish dataset) as the originals; dedup takes each group's "
+        "representative. Mean kept-mask IoU of each study-view method over the two selections "
+        "(`tables/selection.tsv` has it per species):",
+        "",
+    ]
+    for r in rows.itertuples(index=False):
+        out.append(
+            f"- {r.method} ({r.protocol}): {_num(r.dedup_mean_iou)} over {r.dedup_n} dedup "
+            f"picks, {_num(r.index_mean_iou)} over {r.index_n} index picks "
+            f"({_count(r.index_rotation_fill)} rotated with black fill, "
+            f"{_count(r.index_not_representative)} not their group's representative, "
+            f"{r.both_n} in both selections): index minus dedup {_num(r.index_minus_dedup)}."
+        )
+    per_class = selection[
+        (selection["class"] != tables.ALL) & selection["index_minus_dedup"].notna()
+    ]
+    if len(per_class):
+        w = (
+            per_class.assign(size=per_class["index_minus_dedup"].abs())
+            .sort_values(
+                ["size", "class", "method"], ascending=[False, True, True], kind="mergesort"
+            )
+            .iloc[0]
+        )
+        out.append(
+            f"- Largest difference by species: {w['class']} ({w['method']}, "
+            f"{_num(w['index_minus_dedup'])})."
+        )
+    return out + [""]
+
+
+def _count(x) -> str:
+    return "NA" if pd.isna(x) else str(int(x))
+
+
 def render(
     dataset: str,
     tables_: Mapping[str, pd.DataFrame],
     extra: Mapping[str, pd.DataFrame] | None = None,
     provenance: str | None = None,
 ) -> str:
-    """The Markdown text. ``tables_`` holds :data:`clickbench.tables.TABLES` by name;
-    ``extra`` more tables shown verbatim (title -> table, e.g. the dedup summary);
-    ``provenance`` the text of ``provenance.yaml``."""
+    """The Markdown text. ``tables_`` holds :data:`clickbench.tables.TABLES` by name
+    (``selection`` optional: the dedup vs index-rule paragraph); ``extra`` more tables shown
+    verbatim (title -> table, e.g. the dedup summary); ``provenance`` the text of
+    ``provenance.yaml``."""
     lines = [
         f"# clickbench: {dataset}",
         "",
@@ -172,6 +221,8 @@ def render(
     lines += _ambiguity(tables_["ambiguity"], tables_["paired"])
     lines += _noc(tables_["noc"])
     lines += _multiclick(tables_["multiclick"])
+    if "selection" in tables_:
+        lines += _selection(tables_["selection"])
     for title, df in (extra or {}).items():
         lines += [f"## {title}", "", markdown_table(df) if len(df) else "(empty)", ""]
     if provenance is not None:
@@ -186,8 +237,13 @@ def write(
     extra_paths: Mapping[str, str | Path] | None = None,
     provenance_path: str | Path | None = None,
 ) -> None:
-    """Read the tables and write ``summary.md`` at ``path``."""
-    tabs = {name: tables.read_table(table_paths[name]) for name in tables.TABLES}
+    """Read the tables and write ``summary.md`` at ``path`` (``selection`` may be absent
+    from ``table_paths``)."""
+    tabs = {
+        name: tables.read_table(table_paths[name])
+        for name in tables.TABLES
+        if name != "selection" or name in table_paths
+    }
     extra = {}
     for title, p in (extra_paths or {}).items():
         extra[title] = pd.read_csv(p, sep="\t", dtype=str, keep_default_na=False)

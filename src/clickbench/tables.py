@@ -1,10 +1,12 @@
 """Aggregation: per-image rows -> the study's tables and the ones it could not compute.
 
 Input is ``per_image.tsv``: the concatenation of every per-image TSV (columns
-:data:`ROW_COLUMNS`, one row per (strategy, click); see docs/internals.md). Every table is a
-pure function of those rows and a :class:`Settings`, returned as a DataFrame with a fixed
-column order and sorted rows; :func:`write_tsv` writes it with ``%.6g`` floats, so two runs
-give the same bytes.
+:data:`ROW_COLUMNS`, one row per (strategy, click); see docs/internals.md), with the columns
+``selected`` and ``index_pick`` joined from the dedup tables (:func:`mark_selection`). Every
+table is a pure function of those rows and a :class:`Settings`, returned as a DataFrame with a
+fixed column order and sorted rows; :func:`write_tsv` writes it with ``%.6g`` floats, so two
+runs give the same bytes. Every table but ``selection`` is computed from the dedup-selected
+rows only (``selected == 1``); ``selection`` compares them with the study's index-rule picks.
 
 Vocabulary used throughout:
 
@@ -55,7 +57,9 @@ ROW_COLUMNS = [
     "col",
 ]
 TEXT_COLUMNS = ["dataset", "class", "image", "protocol", "model", "strategy"]
-INT_COLUMNS = ["click", "chosen", "best", "positive", "row", "col"]
+#: the columns :func:`mark_selection` inserts after ``image`` (0/1 each)
+SELECTION_COLUMNS = ["selected", "index_pick"]
+INT_COLUMNS = ["click", "chosen", "best", "positive", "row", "col", *SELECTION_COLUMNS]
 FLOAT_COLUMNS = ["iou", "best_iou", "score"]
 
 #: the ``class`` label of rows aggregated over every class
@@ -63,7 +67,16 @@ ALL = "(all)"
 #: protocols whose loops have several clicks (curves, NoC, mIoU@k)
 MULTI_CLICK = ("noc", "replay")
 #: the table names :func:`build_tables` returns, in order
-TABLES = ("describe", "per_class", "noc", "miou", "ambiguity", "paired", "multiclick")
+TABLES = (
+    "describe",
+    "per_class",
+    "noc",
+    "miou",
+    "ambiguity",
+    "paired",
+    "multiclick",
+    "selection",
+)
 DESCRIBE_STATS = ["count", "mean", "std", "min", "25%", "50%", "75%", "max"]
 
 
@@ -188,6 +201,94 @@ def load_per_image(path: str | Path) -> pd.DataFrame:
     """Read a ``per_image.tsv`` written by :func:`write_tsv`."""
     df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
     return _typed(df)
+
+
+#: the columns of a dedup table (clickbench.dedup.COLUMNS) the aggregation reads
+DEDUP_COLUMNS = ["class", "image", "representative", "rotation_fill", "selected", "index_pick"]
+#: the columns of :func:`selection_flags`
+FLAG_COLUMNS = ["class", "image", "selected", "index_pick", "rotation_fill", "representative"]
+
+
+def selection_flags(dedup_tables: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """The per-image facts of the dedup tables the tables need, one row per (class, image):
+    ``selected`` (dedup picks it), ``index_pick`` (the study's index rule picks it),
+    ``rotation_fill`` and ``representative`` (1 when the image is its group's representative),
+    all 0/1 ints. ``dedup_tables``: tables as :func:`clickbench.dedup.read_table` returns them
+    (class names as in the per-image rows); a (class, image) listed twice is an error."""
+    frames = []
+    for t in dedup_tables:
+        missing = [c for c in DEDUP_COLUMNS if c not in t]
+        if missing:
+            raise ValueError(f"dedup table without the column(s) {missing}")
+        frames.append(t[DEDUP_COLUMNS])
+    if not frames:
+        text = ("class", "image")
+        return pd.DataFrame(
+            {c: pd.Series([], dtype=object if c in text else np.int64) for c in FLAG_COLUMNS}
+        )
+    df = pd.concat(frames, ignore_index=True)
+    key = [df["class"].astype(str), df["image"].astype(str)]
+    twice = df[pd.concat(key, axis=1).duplicated()]
+    if len(twice):
+        first = twice.iloc[0]
+        raise ValueError(
+            f"{len(twice)} image(s) listed twice in the dedup tables, first "
+            f"{first['class']}/{first['image']}"
+        )
+    out = pd.DataFrame(
+        {
+            "class": key[0].to_numpy(),
+            "image": key[1].to_numpy(),
+            "selected": df["selected"].astype(np.int64).to_numpy(),
+            "index_pick": df["index_pick"].astype(np.int64).to_numpy(),
+            "rotation_fill": df["rotation_fill"].astype(np.int64).to_numpy(),
+            "representative": (df["image"].astype(str) == df["representative"].astype(str))
+            .astype(np.int64)
+            .to_numpy(),
+        }
+    )
+    return out.sort_values(["class", "image"], kind="mergesort").reset_index(drop=True)
+
+
+def mark_selection(rows: pd.DataFrame, flags: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``rows`` with the columns ``selected`` and ``index_pick`` (0/1) inserted after ``image``
+    (replaced when present), looked up by (class, image) in ``flags``
+    (:func:`selection_flags`). Without ``flags`` every row is selected and none is an index
+    pick. A row whose image has no dedup row is an error."""
+    rows = rows.drop(columns=SELECTION_COLUMNS, errors="ignore").reset_index(drop=True)
+    if flags is None:
+        values = {
+            "selected": np.ones(len(rows), np.int64),
+            "index_pick": np.zeros(len(rows), np.int64),
+        }
+    else:
+        merged = rows[["class", "image"]].merge(
+            flags[["class", "image", *SELECTION_COLUMNS]],
+            on=["class", "image"],
+            how="left",
+            validate="many_to_one",
+        )
+        missing = merged[merged["selected"].isna()]
+        if len(missing):
+            first = missing.iloc[0]
+            raise ValueError(
+                f"{len(missing)} per-image row(s) have no dedup row, first "
+                f"{first['class']}/{first['image']}: are the dedup tables those of this run?"
+            )
+        values = {c: merged[c].to_numpy(dtype=np.int64) for c in SELECTION_COLUMNS}
+    at = rows.columns.get_loc("image") + 1
+    for offset, c in enumerate(SELECTION_COLUMNS):
+        rows.insert(at + offset, c, values[c])
+    return rows
+
+
+def selected_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """The dedup-selected rows (``selected == 1``) without the selection columns; ``rows``
+    unchanged when it has no ``selected`` column."""
+    if "selected" not in rows:
+        return rows
+    keep = rows[rows["selected"] == 1]
+    return keep.drop(columns=SELECTION_COLUMNS, errors="ignore").reset_index(drop=True)
 
 
 def format_table(df: pd.DataFrame) -> str:
@@ -485,10 +586,10 @@ def miou_table(rows: pd.DataFrame, settings: Settings) -> pd.DataFrame:
 
 
 def curve_table(rows: pd.DataFrame, settings: Settings) -> pd.DataFrame:
-    """Mean IoU after every click 1..H per (protocol, method), over all images (the curves
-    figure)."""
+    """Mean IoU after every click 1..H per (protocol, method), over all dedup-selected images
+    (the curves figure; the same images as the mIoU table)."""
     records = []
-    for c in curves(with_methods(rows), settings):
+    for c in curves(with_methods(selected_rows(rows)), settings):
         for k in range(c.ious.shape[1]):
             records.append(
                 (
@@ -689,18 +790,110 @@ def multiclick_table(rows: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     return df
 
 
-def build_tables(rows: pd.DataFrame, settings: Settings) -> dict[str, pd.DataFrame]:
+SELECTION_TABLE_COLUMNS = [
+    "protocol",
+    "method",
+    "class",
+    "dedup_n",
+    "dedup_mean_iou",
+    "index_n",
+    "index_mean_iou",
+    "index_rotation_fill",
+    "index_not_representative",
+    "both_n",
+    "index_minus_dedup",
+]
+
+
+def selection_table(
+    rows: pd.DataFrame, settings: Settings, flags: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Dedup's picks vs the study's index-rule picks, per study-view method (the ``study = 1``
+    rows of the describe table), overall (``(all)``) and per class.
+
+    ``rows``: per-image rows with ``selected`` and ``index_pick`` (:func:`mark_selection`;
+    without them every row is selected and none is an index pick). Kept IoU as
+    :func:`kept`. ``dedup_n``/``dedup_mean_iou``: images with ``selected = 1`` and their mean
+    kept IoU; ``index_n``/``index_mean_iou``: the same over ``index_pick = 1``;
+    ``index_rotation_fill``/``index_not_representative``: how many of those index picks are
+    rotated copies with black fill / not their group's representative (from ``flags``,
+    :func:`selection_flags`; NA without it); ``both_n``: images in both selections;
+    ``index_minus_dedup``: ``index_mean_iou - dedup_mean_iou`` (NA when either is empty).
+    Sorted by protocol, method, class."""
+    if "selected" not in rows:
+        rows = mark_selection(rows)
+    rows = with_methods(rows)
+    view = study_view(rows, settings)
+    k = kept(rows, settings)
+    k = k[[(p, m) in view for p, m in zip(k["protocol"], k["method"], strict=True)]]
+    if not len(k):
+        return pd.DataFrame({c: [] for c in SELECTION_TABLE_COLUMNS})
+    marks = rows[["class", "image", *SELECTION_COLUMNS]].drop_duplicates(["class", "image"])
+    k = k.merge(marks, on=["class", "image"], how="left")
+    if flags is not None:
+        k = k.merge(
+            flags[["class", "image", "rotation_fill", "representative"]],
+            on=["class", "image"],
+            how="left",
+        )
+    records = []
+    for (protocol, method), sub in k.groupby(["protocol", "method"], sort=True):
+        for cls in [ALL, *sorted(set(sub["class"]))]:
+            s = sub if cls == ALL else sub[sub["class"] == cls]
+            d, i = s[s["selected"] == 1], s[s["index_pick"] == 1]
+            d_mean = float(d["iou"].mean()) if len(d) else np.nan
+            i_mean = float(i["iou"].mean()) if len(i) else np.nan
+            if flags is None:
+                fill = not_rep = np.nan
+            else:
+                fill = int((i["rotation_fill"] == 1).sum())
+                not_rep = int((i["representative"] != 1).sum())
+            records.append(
+                [
+                    protocol,
+                    method,
+                    cls,
+                    len(d),
+                    d_mean,
+                    len(i),
+                    i_mean,
+                    fill,
+                    not_rep,
+                    int(((s["selected"] == 1) & (s["index_pick"] == 1)).sum()),
+                    i_mean - d_mean,
+                ]
+            )
+    df = pd.DataFrame.from_records(records, columns=SELECTION_TABLE_COLUMNS)
+    ints = ["dedup_n", "index_n", "both_n"]
+    if flags is not None:
+        ints += ["index_rotation_fill", "index_not_representative"]
+    for col in ints:
+        df[col] = df[col].astype(np.int64)
+    return df
+
+
+def build_tables(
+    rows: pd.DataFrame, settings: Settings, flags: pd.DataFrame | None = None
+) -> dict[str, pd.DataFrame]:
     """Every table of :data:`TABLES` from ``per_image`` rows (any subset of protocols and
-    models, including none: then every table is header-only)."""
+    models, including none: then every table is header-only).
+
+    ``flags``: :func:`selection_flags` of the dedup tables, joined with :func:`mark_selection`;
+    without it the rows' own ``selected``/``index_pick`` columns count, and without those every
+    row is selected. Every table but ``selection`` uses the ``selected == 1`` rows only."""
     rows = rows.drop(columns=["dataset"], errors="ignore")
+    if flags is not None or "selected" not in rows:
+        rows = mark_selection(rows, flags)
+    main = selected_rows(rows)
     return {
-        "describe": describe_table(rows, settings),
-        "per_class": per_class_table(rows, settings),
-        "noc": noc_table(rows, settings),
-        "miou": miou_table(rows, settings),
-        "ambiguity": ambiguity_table(rows, settings),
-        "paired": paired_table(rows, settings),
-        "multiclick": multiclick_table(rows, settings),
+        "describe": describe_table(main, settings),
+        "per_class": per_class_table(main, settings),
+        "noc": noc_table(main, settings),
+        "miou": miou_table(main, settings),
+        "ambiguity": ambiguity_table(main, settings),
+        "paired": paired_table(main, settings),
+        "multiclick": multiclick_table(main, settings),
+        "selection": selection_table(rows, settings, flags),
     }
 
 
@@ -723,9 +916,13 @@ __all__ = [
     "format_table",
     "kept",
     "load_per_image",
+    "mark_selection",
     "paired",
     "read_rows",
     "read_table",
+    "selected_rows",
+    "selection_flags",
+    "selection_table",
     "study_step",
     "study_view",
     "write_tables",
