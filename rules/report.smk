@@ -83,7 +83,6 @@ rule figures:
             }
             for p in selected_pairs()
         ],
-        results=R,
         metrics=METRICS,
         protocols=config["protocols"],
         models=MODELS,

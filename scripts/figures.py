@@ -17,7 +17,7 @@ logging.basicConfig(
 settings = tables.Settings.from_config(
     snakemake.params.metrics, snakemake.params.protocols, snakemake.params.models
 )
-rows = tables.load_per_image(snakemake.input.per_image)
+rows = tables.selected_rows(tables.load_per_image(snakemake.input.per_image))
 tabs = {name: tables.read_table(snakemake.input[name]) for name in ("per_class", "noc")}
 
 outputs = {}
