@@ -1,9 +1,16 @@
 """Config validation, dataset discovery and the input functions every stage shares."""
 
+import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+# the library under the workflow: importable here and, through PYTHONPATH, in every job's
+# script, also inside per-rule conda environments (which do not install clickbench)
+_SRC = str(Path(workflow.basedir) / "src")
+sys.path.insert(0, _SRC)
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (_SRC, os.environ.get("PYTHONPATH", "")) if p
+)
 
 from clickbench import config as cbconfig
 from clickbench import datasets as cbdatasets
@@ -230,3 +237,12 @@ def run_inputs(model):
         return out
 
     return inputs
+
+
+#: the conda environment of each model type's run rule
+ENVS = {
+    "sam": "../envs/sam.yaml",
+    "ritm": "../envs/ritm.yaml",
+    "grabcut": "../envs/base.yaml",
+    "random_walker": "../envs/base.yaml",
+}

@@ -48,7 +48,7 @@ for _model in MODELS:
         group:
             "heavy_runs" if is_heavy(_model) else "light_runs"
         conda:
-            "../envs/models.yaml" if is_heavy(_model) else "../envs/base.yaml"
+            ENVS[MODELS[_model]["type"]]
         threads: 4 if is_heavy(_model) and not use_gpu() else 1
         resources:
             mem_mb=mem_mb(_model),
