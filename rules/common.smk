@@ -238,11 +238,3 @@ def run_inputs(model):
 
     return inputs
 
-
-#: the conda environment of each model type's run rule
-ENVS = {
-    "sam": "../envs/sam.yaml",
-    "ritm": "../envs/ritm.yaml",
-    "grabcut": "../envs/base.yaml",
-    "random_walker": "../envs/base.yaml",
-}

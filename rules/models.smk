@@ -48,7 +48,9 @@ for _model in MODELS:
         group:
             "heavy_runs" if is_heavy(_model) else "light_runs"
         conda:
-            ENVS[MODELS[_model]["type"]]
+            {"sam": "../envs/sam.yaml", "ritm": "../envs/ritm.yaml"}.get(
+                MODELS[_model]["type"], "../envs/base.yaml"
+            )
         threads: 4 if is_heavy(_model) and not use_gpu() else 1
         resources:
             mem_mb=mem_mb(_model),
