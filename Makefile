@@ -23,7 +23,7 @@ demo: install
 	$(BIN)/snakemake --cores 1 --report results/demo/report.html
 
 test: install
-	$(BIN)/python -m pytest -n $(CORES) -ra
+	$(BIN)/python -m pytest -n $(CORES) --dist loadgroup -ra
 
 lint: install
 	$(BIN)/ruff check .
