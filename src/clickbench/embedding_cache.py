@@ -75,6 +75,46 @@ def _features_checksum(features: np.ndarray) -> str:
     ).hexdigest()
 
 
+def fsync_dir(path: str | Path) -> None:
+    """Make a rename or link inside folder ``path`` durable (best effort: some file systems
+    cannot fsync a folder)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
+
+
+def append_journal(path: str | Path, *fields: str) -> None:
+    """Append one line ``<utc time>\\t<field>\\t...`` to a journal file.
+
+    One short ``O_APPEND`` write, so lines from concurrent jobs never interleave.
+    """
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    line = "\t".join((stamp, *fields)) + "\n"
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def file_lock(path: str | Path):
+    """Hold an exclusive ``fcntl`` lock on ``path`` (created if absent) for the block."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
 def count_encodings(cache_dir: str | Path, key: str | None = None) -> int:
     """Number of real encodings recorded in the journal (all, or those of one key)."""
     path = Path(cache_dir) / "sam" / JOURNAL
@@ -148,34 +188,13 @@ class EmbeddingCache:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        try:  # make the rename itself durable
-            dfd = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
-        except OSError:
-            pass
+        fsync_dir(path.parent)  # make the rename itself durable
 
     def _record(self, key: str) -> None:
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        line = f"{stamp}\t{key}\t{os.getpid()}\n".encode()
-        fd = os.open(self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, line)  # one short O_APPEND write: lines never interleave
-        finally:
-            os.close(fd)
+        append_journal(self.journal, key, str(os.getpid()))
 
-    @contextmanager
     def _locked(self, key: str):
-        lock = self.path(key).with_suffix(".lock")
-        lock.parent.mkdir(parents=True, exist_ok=True)
-        with open(lock, "a") as fh:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        return file_lock(self.path(key).with_suffix(".lock"))
 
     def get_or_compute(
         self,
@@ -235,4 +254,13 @@ class EmbeddingCache:
         return out  # type: ignore[return-value]
 
 
-__all__ = ["Embedding", "EmbeddingCache", "cache_key", "count_encodings", "image_hash"]
+__all__ = [
+    "Embedding",
+    "EmbeddingCache",
+    "append_journal",
+    "cache_key",
+    "count_encodings",
+    "file_lock",
+    "fsync_dir",
+    "image_hash",
+]
