@@ -83,7 +83,9 @@ def test_added_image_runs_dedup_then_only_the_new_image(run_copy):
                   if p.is_dir() and p.name.lower().replace("-", "_").replace(" ", "_") == target_slug)
     new_img = target / target.name / "09999.png"
     new_mask = target / f"{target.name} GT" / "09999.png"
-    new_img.write_bytes((workdir / donor["image_path"]).read_bytes())
+    img = np.array(Image.open(workdir / donor["image_path"]))
+    img[:8, :8] = 255 - img[:8, :8]  # new content: the embedding cache must not know it
+    Image.fromarray(img).save(new_img)
     new_mask.write_bytes((workdir / donor["mask_path"]).read_bytes())
     before = encodings(workdir)
     proc = snakemake(workdir, "--cores", "2", configfile=cfg)
@@ -135,6 +137,8 @@ def test_sigkill_mid_model_rule_then_restart_gives_identical_tables(demo_run, tm
     time.sleep(1.0)  # inside the model rule
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    # a killed Snakemake leaves its lock behind: the documented restart is --unlock, then run
+    snakemake(tmp_path, "--unlock", "--cores", "1", configfile=cfg)
     snakemake(tmp_path, "--cores", "2", configfile=cfg)
     first = demo_run[0] / "results" / "demo" / "tables"
     for table in sorted(first.glob("*.tsv")):

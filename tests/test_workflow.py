@@ -25,9 +25,17 @@ def test_demo_writes_every_per_image_result(demo_run):
         assert len(npzs) == n_selected, (proto, model)
         rows = per_image[(per_image.protocol == proto) & (per_image.model == model)]
         assert rows["image"].nunique() == n_selected
-    # SAM: three masks + the single-output one, with scores, at every click
-    with np.load(npzs[0]) as z:
-        assert z["max_score.scores"].shape[1] == 4 if "max_score.scores" in z else True
+    # SAM: three masks + the single-output one, with scores and IoUs, at every click
+    for proto in ("noc", "first_click", "replay"):
+        npz = sorted((res / "runs" / proto / "sam_tiny").glob("*/*.npz"))[0]
+        with np.load(npz) as z:
+            loops = {k.split(".")[0] for k in z.files}
+            for loop in loops:
+                k = z[f"{loop}.clicks"].shape[0]
+                assert z[f"{loop}.scores"].shape == (k, 4)
+                assert z[f"{loop}.ious"].shape == (k, 4)
+                assert tuple(z[f"{loop}.multi"]) == (0, 1, 2) and int(z[f"{loop}.single"]) == 3
+        assert loops == ({"max_score", "oracle", "single"} if proto == "noc" else {"max_score"})
 
 
 def test_demo_encodes_each_image_once_per_model(demo_run):
@@ -51,3 +59,43 @@ def test_tables_are_byte_identical_across_runs(demo_run, tmp_path):
     for table in tables:
         assert (tmp_path / "results" / "demo" / "tables" / table.name).read_bytes() == \
             table.read_bytes(), table.name
+
+
+def test_report_holds_every_declared_table_and_figure(demo_run, tmp_path):
+    workdir, cfg, _ = demo_run
+    report = tmp_path / "report.html"
+    snakemake(workdir, "--cores", "1", "--report", str(report), configfile=cfg)
+    html = report.read_text()
+    res = workdir / "results" / "demo"
+    declared = [*sorted((res / "tables").glob("*.tsv")), *sorted((res / "figures").glob("*.png")),
+                res / "summary.md"]
+    assert len(declared) >= 20
+    for path in declared:
+        rel = path.relative_to(workdir).as_posix()
+        if path.name == "per_image.tsv":
+            continue  # the raw rows stay on disk: the report carries the tables built from them
+        assert f'"{rel}": {{"name": "{path.name}"' in html, f"{rel} is not in the report"
+        assert f"filename={path.name};base64," in html, f"{rel} is not embedded"
+    for caption in ("What it shows", "ambiguity"):
+        assert caption.lower() in html.lower()
+
+
+def test_bad_image_fails_naming_the_file_or_is_listed_as_skipped(demo_run, tmp_path):
+    from conftest import copy_run
+
+    workdir = copy_run(demo_run[0], tmp_path / "w")
+    cfg = write_config(workdir, TEST_CONFIG)
+    shrimp = workdir / "resources/datasets/demo/Fish_Dataset/Shrimp/Shrimp"
+    victim = sorted(shrimp.glob("*.png"))[1]
+    victim.write_bytes(victim.read_bytes()[:2000])  # truncated PNG
+    proc = snakemake(workdir, "--cores", "2", configfile=cfg, check=False)
+    assert proc.returncode != 0
+    log = (workdir / "results/demo/logs/dedup/shrimp.log").read_text() + proc.stderr
+    assert str(victim.relative_to(workdir)) in log and "truncated" in log.lower()
+
+    skip = {**TEST_CONFIG, "on_bad_input": "skip"}
+    cfg = write_config(workdir, skip, "skip.yaml")
+    snakemake(workdir, "--cores", "2", configfile=cfg)
+    skipped = pd.read_csv(workdir / "results/demo/tables/skipped.tsv", sep="\t", dtype=str)
+    assert skipped["path"].str.endswith(victim.name).any()
+    assert skipped["problem"].str.contains("truncated", case=False).all()
