@@ -78,6 +78,7 @@ if not SAMPLES:
 wildcard_constraints:
     cls="|".join(sorted(BY_SLUG)),
     image=r"[^/]+",
+    chunk=r"\d+",
 
 
 # ---------------------------------------------------------------- models
@@ -222,19 +223,128 @@ def runtime_min(model):
     return 10
 
 
+# ---------------------------------------------------------------- model jobs and chunks
+CHUNK_SIZE = config["chunk_size"]
+
+
+def is_chunked(model):
+    """With `chunk_size` > 1, SAM and RITM compute a chunk of one class's images per job
+    (`chunk_<model>`, the model loaded once) into the run memo (clickbench.memo); their
+    per-image `run_<model>` jobs then only materialise their outputs from it."""
+    return CHUNK_SIZE > 1 and is_heavy(model)
+
+
+def computes_heavy(model):
+    """Whether a model's per-image run job does the heavy work itself."""
+    return is_heavy(model) and not is_chunked(model)
+
+
+def run_group(model):
+    """Cluster job group of a model's run jobs (profiles/slurm batches `light_runs` and
+    `replay_runs`). Jobs materialising from the memo are light, but one that replays a
+    chunked model's clicks goes apart: a group must not reach itself through a job outside
+    it (run_sam -> chunk_sam -> run_ritm)."""
+    if computes_heavy(model):
+        return "heavy_runs"
+    if is_chunked(model) and "replay" in protocols_of(model):
+        return "replay_runs"
+    return "light_runs"
+
+
+def run_threads(model):
+    return 4 if computes_heavy(model) and not use_gpu() else 1
+
+
+def run_resources(model):
+    if is_chunked(model):  # materialises from the memo: no model, no accelerator
+        return {"mem_mb": 1000, "runtime": 10, "gpu": 0}
+    return {
+        "mem_mb": mem_mb(model),
+        "runtime": runtime_min(model),
+        "gpu": 1 if computes_heavy(model) and use_gpu() else 0,
+    }
+
+
+def chunk_resources(model):
+    return {
+        "mem_mb": mem_mb(model),
+        "runtime": runtime_min(model) * CHUNK_SIZE,
+        "gpu": 1 if use_gpu() else 0,
+    }
+
+
+def model_params(model):
+    """Params shared by a model's run and chunk rules (scripts/run_model.py, run_chunk.py)."""
+    return {
+        "model": model,
+        "spec": MODELS[model],
+        "protocols": protocols_of(model),
+        "layout": LAYOUT,
+        "device": config["device"],
+        "precision": config["precision"],
+        "cache_dir": config["cache_dir"],
+    }
+
+
+def chunk_images(slug, chunk):
+    """Image ids of chunk number `chunk` of a class: a consecutive slice of its selection."""
+    start = int(chunk) * CHUNK_SIZE
+    return selected_images(slug)[start : start + CHUNK_SIZE]
+
+
+def chunk_marker(model, slug, image):
+    """The marker of the chunk job that computes `image`, or None (not in the selection)."""
+    images = selected_images(slug)
+    if image not in images:
+        return None
+    return f"{R}/runs/.chunks/{model}/{slug}/{images.index(image) // CHUNK_SIZE}.tsv"
+
+
+def _image_inputs(model, slug, image):
+    """Image, mask, checkpoint and replay source of one model on one image."""
+    sample = SAMPLE[(slug, image)]
+    out = {"image": sample.image, "mask": sample.mask}
+    spec = MODELS[model]
+    if "checkpoint" in spec:
+        out["checkpoint"] = spec["checkpoint"]["path"]
+    if "replay" in protocols_of(model):
+        source = config["protocols"]["replay"]["source"]
+        out["source"] = f"{R}/runs/noc/{source}/{slug}/{image}.npz"
+    return out
+
+
 def run_inputs(model):
-    """Input function of a model's run rule: image, mask, checkpoint, replay source."""
+    """Input function of a model's run rule: image, mask, checkpoint, replay source, and
+    the chunk job's marker when the model is chunked."""
 
     def inputs(w):
-        sample = SAMPLE[(w.cls, w.image)]
-        out = {"image": sample.image, "mask": sample.mask}
-        spec = MODELS[model]
-        if "checkpoint" in spec:
-            out["checkpoint"] = spec["checkpoint"]["path"]
-        if "replay" in protocols_of(model):
-            source = config["protocols"]["replay"]["source"]
-            out["source"] = f"{R}/runs/noc/{source}/{w.cls}/{w.image}.npz"
+        out = _image_inputs(model, w.cls, w.image)
+        if is_chunked(model):
+            marker = chunk_marker(model, w.cls, w.image)
+            if marker is not None:
+                out["chunk"] = marker
         return out
 
     return inputs
 
+
+def chunk_inputs(model):
+    """Input function of a model's chunk rule: lists of images, masks and replay sources (in
+    the chunk's image order) and the checkpoint."""
+
+    def inputs(w):
+        images = chunk_images(w.cls, w.chunk)
+        if not images:
+            raise WorkflowError(f"class {w.cls!r} has no image chunk {w.chunk}")
+        per_image = [_image_inputs(model, w.cls, image) for image in images]
+        out = {
+            "images": [i["image"] for i in per_image],
+            "masks": [i["mask"] for i in per_image],
+        }
+        if "checkpoint" in per_image[0]:
+            out["checkpoint"] = per_image[0]["checkpoint"]
+        if "source" in per_image[0]:
+            out["sources"] = [i["source"] for i in per_image]
+        return out
+
+    return inputs

@@ -3,6 +3,10 @@
 The model is built and the image encoded once per job; SAM's embeddings are also cached
 across jobs and runs (config `cache_dir`), so adding a protocol or strategy re-encodes
 nothing. A rule is generated per configured model so each has fixed outputs.
+
+With config `chunk_size` > 1, SAM and RITM also get a `chunk_<model>` rule: one job per
+slice of a class's images computes them with the model loaded once into the run memo
+(clickbench.memo), and each per-image job then only materialises its outputs from it.
 """
 
 for _path, (_type, _ckpt) in sorted(
@@ -46,25 +50,44 @@ for _model in MODELS:
         benchmark:
             f"{R}/benchmarks/runs/{_model}/{{cls}}/{{image}}.tsv"
         group:
-            "heavy_runs" if is_heavy(_model) else "light_runs"
+            run_group(_model)
         conda:
             {"sam": "../envs/sam.yaml", "ritm": "../envs/ritm.yaml"}.get(
                 MODELS[_model]["type"], "../envs/base.yaml"
             )
-        threads: 4 if is_heavy(_model) and not use_gpu() else 1
+        threads: run_threads(_model)
         resources:
-            mem_mb=mem_mb(_model),
-            runtime=runtime_min(_model),
-            gpu=1 if is_heavy(_model) and use_gpu() else 0,
+            **run_resources(_model),
         params:
-            model=_model,
-            spec=MODELS[_model],
-            protocols=protocols_of(_model),
-            layout=LAYOUT,
-            device=config["device"],
-            precision=config["precision"],
-            cache_dir=config["cache_dir"],
+            **model_params(_model),
             cls=lambda w: CLASS_OF_SLUG[w.cls],
             image=lambda w: w.image,
         script:
             "../scripts/run_model.py"
+
+    if is_chunked(_model):
+
+        rule:
+            name:
+                f"chunk_{_model}"
+            input:
+                unpack(chunk_inputs(_model)),
+            output:
+                marker=f"{R}/runs/.chunks/{_model}/{{cls}}/{{chunk}}.tsv",
+            log:
+                f"{LOGS}/chunks/{_model}/{{cls}}/{{chunk}}.log",
+            benchmark:
+                f"{R}/benchmarks/chunks/{_model}/{{cls}}/{{chunk}}.tsv"
+            conda:
+                {"sam": "../envs/sam.yaml", "ritm": "../envs/ritm.yaml"}.get(
+                    MODELS[_model]["type"], "../envs/base.yaml"
+                )
+            threads: 1 if use_gpu() else 4
+            resources:
+                **chunk_resources(_model),
+            params:
+                **model_params(_model),
+                cls=lambda w: CLASS_OF_SLUG[w.cls],
+                images=lambda w: chunk_images(w.cls, w.chunk),
+            script:
+                "../scripts/run_chunk.py"
