@@ -67,16 +67,30 @@ def write_config(workdir: Path, config: dict, name: str = "config.yaml") -> Path
     return path
 
 
-def snakemake(workdir: Path, *args: str, configfile: Path | None = None, check: bool = True,
-              timeout: float = 900, env: dict | None = None) -> subprocess.CompletedProcess:
+def snakemake(
+    workdir: Path,
+    *args: str,
+    configfile: Path | None = None,
+    check: bool = True,
+    timeout: float = 900,
+    env: dict | None = None,
+) -> subprocess.CompletedProcess:
     """Run the real workflow with ``workdir`` as working directory; returns the process."""
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"),
-           "--directory", str(workdir)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+    ]
     if configfile is not None:
         cmd += ["--configfile", str(configfile)]
     cmd += list(args)
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
+    )
     if check and proc.returncode != 0:
         raise AssertionError(
             f"snakemake failed ({proc.returncode}): {' '.join(cmd)}\n"

@@ -16,6 +16,11 @@ from pathlib import Path
 
 DAEMONS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "sinfo")
 
+#: The configuration must sit at SLURM's default path: snakemake-executor-plugin-slurm-jobstep
+#: drops every SLURM_* variable (SLURM_CONF too) before its nested `srun`, which then finds
+#: no configuration anywhere else on a cluster without DNS SRV records.
+DEFAULT_CONF = Path("/etc/slurm/slurm.conf")
+
 
 def why_not() -> str | None:
     """The reason a SLURM cannot be started here, or None when it can."""
@@ -23,9 +28,13 @@ def why_not() -> str | None:
         return "starting slurmctld/slurmd/munged needs root"
     missing = [d for d in DAEMONS if shutil.which(d) is None]
     if missing:
-        return f"Debian packages slurm-wlm and munge are not installed (missing {', '.join(missing)})"
+        return (
+            f"Debian packages slurm-wlm and munge are not installed (missing {', '.join(missing)})"
+        )
     if not Path("/etc/munge/munge.key").exists():
         return "munge has no key at /etc/munge/munge.key"
+    if DEFAULT_CONF.exists():
+        return f"{DEFAULT_CONF} exists: this machine has a SLURM of its own, which the test leaves alone"
     return None
 
 
@@ -43,7 +52,7 @@ class SlurmCluster:
         self.host = socket.gethostname()
         self.cpus = cpus or os.cpu_count() or 1
         self.mem_mb = mem_mb
-        self.conf = self.root / "slurm.conf"
+        self.conf = DEFAULT_CONF
         self.procs: list[str] = []
         self.started_munge = False
 
@@ -52,6 +61,7 @@ class SlurmCluster:
         return {"SLURM_CONF": str(self.conf)}
 
     def _write_conf(self) -> None:
+        self.conf.parent.mkdir(parents=True, exist_ok=True)
         for sub in ("state", "spool", "log"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         r = self.root
@@ -95,8 +105,9 @@ PartitionName=debug Nodes={self.host} Default=YES MaxTime=INFINITE State=UP
         self.procs.append("slurmd")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            out = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True,
-                                 env=env)
+            out = subprocess.run(
+                ["sinfo", "-h", "-o", "%t"], capture_output=True, text=True, env=env
+            )
             if out.returncode == 0 and out.stdout.strip() in ("idle", "mix", "alloc"):
                 return
             time.sleep(0.5)
@@ -114,9 +125,14 @@ PartitionName=debug Nodes={self.host} Default=YES MaxTime=INFINITE State=UP
         time.sleep(1)
         if self.started_munge:
             subprocess.run(["pkill", "-x", "munged"], capture_output=True)
+        self.conf.unlink(missing_ok=True)
 
     def __enter__(self) -> SlurmCluster:
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def __exit__(self, *exc) -> None:

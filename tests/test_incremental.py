@@ -24,8 +24,10 @@ CHEAP = {"aggregate", "figures", "summary", "dedup_summary", "dedup", "provenanc
 
 def selected(workdir):
     res = workdir / "results" / "demo" / "dedup"
-    tables = [pd.read_csv(p, sep="\t", dtype={"image": str}).assign(slug=p.stem)
-              for p in sorted(res.glob("*.tsv"))]
+    tables = [
+        pd.read_csv(p, sep="\t", dtype={"image": str}).assign(slug=p.stem)
+        for p in sorted(res.glob("*.tsv"))
+    ]
     df = pd.concat(tables)
     return df[df["selected"] == 1]
 
@@ -45,7 +47,9 @@ def run_copy(demo_run, tmp_path):
 def test_changed_image_reruns_only_that_image(run_copy):
     workdir, cfg = run_copy
     row = selected(workdir).iloc[0]
-    path = workdir / row["image_path"] if not os.path.isabs(row["image_path"]) else row["image_path"]
+    path = (
+        workdir / row["image_path"] if not os.path.isabs(row["image_path"]) else row["image_path"]
+    )
     img = np.array(Image.open(path))
     img[:8, :8] = 255 - img[:8, :8]  # a small change: the hash (and group) stays
     Image.fromarray(img).save(path)
@@ -79,8 +83,11 @@ def test_added_image_runs_dedup_then_only_the_new_image(run_copy):
     sel = selected(workdir)
     donor = sel[sel["slug"] != sel["slug"].iloc[0]].iloc[0]
     target_slug = sel["slug"].iloc[0]
-    target = next(p for p in (workdir / "resources/datasets/demo/Fish_Dataset").iterdir()
-                  if p.is_dir() and p.name.lower().replace("-", "_").replace(" ", "_") == target_slug)
+    target = next(
+        p
+        for p in (workdir / "resources/datasets/demo/Fish_Dataset").iterdir()
+        if p.is_dir() and p.name.lower().replace("-", "_").replace(" ", "_") == target_slug
+    )
     new_img = target / target.name / "09999.png"
     new_mask = target / f"{target.name} GT" / "09999.png"
     img = np.array(Image.open(workdir / donor["image_path"]))
@@ -125,10 +132,22 @@ def test_changed_checkpoint_reruns_that_model_only(run_copy):
 
 def test_sigkill_mid_model_rule_then_restart_gives_identical_tables(demo_run, tmp_path):
     cfg = write_config(tmp_path, TEST_CONFIG)
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory",
-           str(tmp_path), "--configfile", str(cfg), "--cores", "2"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(tmp_path),
+        "--configfile",
+        str(cfg),
+        "--cores",
+        "2",
+    ]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     logs = tmp_path / "results" / "demo" / "logs" / "runs" / "sam_tiny"
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline and not (logs.exists() and any(logs.rglob("*.log"))):
@@ -142,5 +161,6 @@ def test_sigkill_mid_model_rule_then_restart_gives_identical_tables(demo_run, tm
     snakemake(tmp_path, "--cores", "2", configfile=cfg)
     first = demo_run[0] / "results" / "demo" / "tables"
     for table in sorted(first.glob("*.tsv")):
-        assert (tmp_path / "results" / "demo" / "tables" / table.name).read_bytes() == \
-            table.read_bytes(), table.name
+        assert (
+            tmp_path / "results" / "demo" / "tables" / table.name
+        ).read_bytes() == table.read_bytes(), table.name

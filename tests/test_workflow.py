@@ -14,13 +14,19 @@ def test_demo_writes_every_per_image_result(demo_run):
     workdir, _, _ = demo_run
     res = workdir / "results" / "demo"
     per_image = pd.read_csv(res / "tables" / "per_image.tsv", sep="\t")
-    dedup = pd.concat(pd.read_csv(p, sep="\t", dtype={"image": str})
-                      for p in (res / "dedup").glob("*.tsv"))
+    dedup = pd.concat(
+        pd.read_csv(p, sep="\t", dtype={"image": str}) for p in (res / "dedup").glob("*.tsv")
+    )
     n_selected = int((dedup["selected"] == 1).sum())
     # 2 species x 2 originals, picked out of 8 copies each
     assert n_selected == 4
-    for proto, model in [("noc", "grabcut"), ("noc", "sam_tiny"), ("noc", "ritm_tiny"),
-                         ("first_click", "sam_tiny"), ("replay", "sam_tiny")]:
+    for proto, model in [
+        ("noc", "grabcut"),
+        ("noc", "sam_tiny"),
+        ("noc", "ritm_tiny"),
+        ("first_click", "sam_tiny"),
+        ("replay", "sam_tiny"),
+    ]:
         npzs = sorted((res / "runs" / proto / model).glob("*/*.npz"))
         assert len(npzs) == n_selected, (proto, model)
         rows = per_image[(per_image.protocol == proto) & (per_image.model == model)]
@@ -57,8 +63,9 @@ def test_tables_are_byte_identical_across_runs(demo_run, tmp_path):
     tables = sorted(first.glob("*.tsv"))
     assert len(tables) >= 8
     for table in tables:
-        assert (tmp_path / "results" / "demo" / "tables" / table.name).read_bytes() == \
-            table.read_bytes(), table.name
+        assert (
+            tmp_path / "results" / "demo" / "tables" / table.name
+        ).read_bytes() == table.read_bytes(), table.name
 
 
 def test_report_holds_every_declared_table_and_figure(demo_run, tmp_path):
@@ -67,8 +74,11 @@ def test_report_holds_every_declared_table_and_figure(demo_run, tmp_path):
     snakemake(workdir, "--cores", "1", "--report", str(report), configfile=cfg)
     html = report.read_text()
     res = workdir / "results" / "demo"
-    declared = [*sorted((res / "tables").glob("*.tsv")), *sorted((res / "figures").glob("*.png")),
-                res / "summary.md"]
+    declared = [
+        *sorted((res / "tables").glob("*.tsv")),
+        *sorted((res / "figures").glob("*.png")),
+        res / "summary.md",
+    ]
     assert len(declared) >= 20
     for path in declared:
         rel = path.relative_to(workdir).as_posix()
