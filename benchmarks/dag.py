@@ -63,8 +63,12 @@ def build(workdir: Path, per_class: int, every: int) -> Path:
         "models": {
             "grabcut": {"type": "grabcut"},
             "random_walker": {"type": "random_walker"},
-            "sam": {"type": "sam", "variant": "vit_b", "checkpoint": {"path": str(ckpts / "sam.pth")},
-                    "selection": ["max_score", "oracle", "single"]},
+            "sam": {
+                "type": "sam",
+                "variant": "vit_b",
+                "checkpoint": {"path": str(ckpts / "sam.pth")},
+                "selection": ["max_score", "oracle", "single"],
+            },
             "ritm": {"type": "ritm", "checkpoint": {"path": str(ckpts / "ritm.pth")}},
         },
         "protocols": {
@@ -79,8 +83,22 @@ def build(workdir: Path, per_class: int, every: int) -> Path:
 
 
 def dry_run(workdir: Path, cfg: Path) -> tuple[float, float, int]:
-    cmd = ["/usr/bin/time", "-v", sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"),
-           "--directory", str(workdir), "--configfile", str(cfg), "-n", "--cores", "2"]
+    cmd = [
+        "/usr/bin/time",
+        "-v",
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(cfg),
+        "-n",
+        "--cores",
+        "2",
+    ]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - t0
@@ -105,8 +123,10 @@ def main() -> None:
         print(f"{scale:>5} {9000 * scale:>7} {450 * scale:>8} {jobs:>6} {wall:>7.1f} {mb:>8.0f}")
     if len(rows) > 1:
         (s0, w0, m0), (s1, w1, m1) = rows[0], rows[-1]
-        print(f"growth {s1 // s0}x data: time x{w1 / w0:.1f}, memory x{m1 / m0:.1f} "
-              f"(linear would be x{s1 // s0})")
+        print(
+            f"growth {s1 // s0}x data: time x{w1 / w0:.1f}, memory x{m1 / m0:.1f} "
+            f"(linear would be x{s1 // s0})"
+        )
 
 
 if __name__ == "__main__":

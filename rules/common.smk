@@ -5,11 +5,12 @@ import sys
 from pathlib import Path
 
 # the library under the workflow: importable here and, through PYTHONPATH, in every job's
-# script, also inside per-rule conda environments (which do not install clickbench)
+# script, also inside per-rule conda environments (which do not install clickbench).
+# Set, not read: the workflow needs no envvars from its user.
 _SRC = str(Path(workflow.basedir) / "src")
 sys.path.insert(0, _SRC)
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (_SRC, os.environ.get("PYTHONPATH", "")) if p
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(p for p in (_SRC, os.getenv("PYTHONPATH", "")) if p)
 )
 
 from clickbench import config as cbconfig
