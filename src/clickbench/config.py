@@ -75,7 +75,9 @@ def validate(config: dict, schema: dict | None = None) -> dict:
         source = spec.get("source")
         if source is not None:
             if source not in models:
-                raise ConfigError(f"config key protocols.{proto}.source: model {source!r} is not defined")
+                raise ConfigError(
+                    f"config key protocols.{proto}.source: model {source!r} is not defined"
+                )
             if source not in config["protocols"].get("noc", {}).get("models", []):
                 raise ConfigError(
                     f"config key protocols.{proto}.source: {source!r} must also run in protocols.noc "
@@ -83,7 +85,9 @@ def validate(config: dict, schema: dict | None = None) -> dict:
                 )
     for name, spec in models.items():
         if spec["type"] in ("sam", "ritm") and "checkpoint" not in spec:
-            raise ConfigError(f"config key models.{name}: a {spec['type']} model needs `checkpoint`")
+            raise ConfigError(
+                f"config key models.{name}: a {spec['type']} model needs `checkpoint`"
+            )
     return config
 
 
