@@ -21,12 +21,17 @@ include: "rules/demo.smk"
 include: "rules/dedup.smk"
 include: "rules/models.smk"
 include: "rules/report.smk"
+include: "rules/download.smk"
 
 
 rule all:
     default_target: True
     input:
-        rules.dedup_summary.output,
-        rules.aggregate.output,
-        rules.figures.output,
-        rules.summary.output,
+        [DATASET["root"]]
+        if NEED_DOWNLOAD
+        else [
+            rules.dedup_summary.output,
+            rules.aggregate.output,
+            rules.figures.output,
+            rules.summary.output,
+        ],

@@ -50,9 +50,21 @@ def _planned_demo_samples():
     return sorted(samples, key=lambda s: (s.cls, s.image_id))
 
 
+#: the dataset is absent but has a URL: this run downloads it (rule download_dataset) and
+#: the next run evaluates it, since the images to fan out over are only known then
+NEED_DOWNLOAD = DEMO is None and not Path(DATASET["root"]).exists() and "url" in DATASET
+
+
 def _discover():
     if DEMO is not None and not Path(DATASET["root"]).exists():
         return _planned_demo_samples()
+    if NEED_DOWNLOAD:
+        print(
+            f"clickbench: dataset.root {DATASET['root']} is absent: this run downloads it from "
+            f"{DATASET['url']}; run snakemake again afterwards to evaluate it",
+            file=sys.stderr,
+        )
+        return []
     if not Path(DATASET["root"]).exists():
         raise WorkflowError(
             f"dataset.root {DATASET['root']!r} does not exist; see config/README.md for how "
@@ -70,7 +82,7 @@ SLUG = {c: cbdatasets.slug(c) for c in CLASSES}
 CLASS_OF_SLUG = {v: k for k, v in SLUG.items()}
 BY_SLUG = {SLUG[c]: [s for s in SAMPLES if s.cls == c] for c in CLASSES}
 SAMPLE = {(SLUG[s.cls], s.image_id): s for s in SAMPLES}
-if not SAMPLES:
+if not SAMPLES and not NEED_DOWNLOAD:
     raise WorkflowError(
         f"dataset.root {DATASET['root']!r}: no images found for layout {LAYOUT!r}"
     )

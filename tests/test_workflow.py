@@ -13,13 +13,14 @@ pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("workflow")]
 def test_demo_writes_every_per_image_result(demo_run):
     workdir, _, _ = demo_run
     res = workdir / "results" / "demo"
-    per_image = pd.read_csv(res / "tables" / "per_image.tsv", sep="\t")
+    per_image = pd.read_csv(res / "tables" / "per_image.tsv", sep="\t", dtype={"image": str})
     dedup = pd.concat(
         pd.read_csv(p, sep="\t", dtype={"image": str}) for p in (res / "dedup").glob("*.tsv")
     )
-    n_selected = int((dedup["selected"] == 1).sum())
-    # 2 species x 2 originals, picked out of 8 copies each
-    assert n_selected == 4
+    # 2 species x 2 originals, picked out of 8 copies each; the models also run on the study's
+    # index-rule picks (00001 per class here) so the two selections can be compared
+    assert int((dedup["selected"] == 1).sum()) == 4
+    n_selected = int(((dedup["selected"] == 1) | (dedup["index_pick"] == 1)).sum())
     for proto, model in [
         ("noc", "grabcut"),
         ("noc", "sam_tiny"),
@@ -30,7 +31,7 @@ def test_demo_writes_every_per_image_result(demo_run):
         npzs = sorted((res / "runs" / proto / model).glob("*/*.npz"))
         assert len(npzs) == n_selected, (proto, model)
         rows = per_image[(per_image.protocol == proto) & (per_image.model == model)]
-        assert rows["image"].nunique() == n_selected
+        assert len(rows[["class", "image"]].drop_duplicates()) == n_selected
     # SAM: three masks + the single-output one, with scores and IoUs, at every click
     for proto in ("noc", "first_click", "replay"):
         npz = sorted((res / "runs" / proto / "sam_tiny").glob("*/*.npz"))[0]
@@ -46,8 +47,13 @@ def test_demo_writes_every_per_image_result(demo_run):
 
 def test_demo_encodes_each_image_once_per_model(demo_run):
     workdir, _, _ = demo_run
+    evaluated = {
+        p.relative_to(p.parents[1])
+        for p in (workdir / "results/demo/runs/noc/sam_tiny").glob("*/*.npz")
+    }
     # three protocols, three strategies, one encoding per image for the one SAM model
-    assert encodings(workdir) == 4
+    assert len(evaluated) >= 4
+    assert encodings(workdir) == len(evaluated)
 
 
 def test_second_run_has_nothing_to_do(demo_run):
@@ -86,8 +92,8 @@ def test_report_holds_every_declared_table_and_figure(demo_run, tmp_path):
             continue  # the raw rows stay on disk: the report carries the tables built from them
         assert f'"{rel}": {{"name": "{path.name}"' in html, f"{rel} is not in the report"
         assert f"filename={path.name};base64," in html, f"{rel} is not embedded"
-    for caption in ("What it shows", "ambiguity"):
-        assert caption.lower() in html.lower()
+    # captions travel with the results (report/<name>.rst)
+    assert "the study's" in html and "headline table, extended to every method that ran" in html
 
 
 def test_bad_image_fails_naming_the_file_or_is_listed_as_skipped(demo_run, tmp_path):
