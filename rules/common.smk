@@ -56,7 +56,10 @@ NEED_DOWNLOAD = DEMO is None and not Path(DATASET["root"]).exists() and "url" in
 
 
 def _discover():
-    if DEMO is not None and not Path(DATASET["root"]).exists():
+    # the demo generator writes its manifest last: until it exists (not generated yet, or
+    # being generated while a cluster job re-reads this file) the planned names are the truth
+    manifest = Path(DATASET["root"]).parent / "manifest.tsv"
+    if DEMO is not None and not manifest.exists():
         return _planned_demo_samples()
     if NEED_DOWNLOAD:
         print(
