@@ -2,7 +2,8 @@
 
     nice python benchmarks/models.py                     # the full run (a few minutes on 2 cores)
     python benchmarks/models.py --quick                  # tiny models only (seconds)
-    python benchmarks/models.py --workflow CONFIG        # also: workflow wall time / model time
+    nice python benchmarks/models.py --workflow          # also: workflow wall time / model time
+    python benchmarks/models.py --workflow CONFIG        # ... on a config of yours
 
 Randomly initialised full-size models (no download): SAM ``vit_b`` (segment-anything's own
 ``sam_model_registry["vit_b"]``) and RITM HRNet18s IT-M (``HRNetModel`` with
@@ -16,9 +17,20 @@ x 10 simulated clicks (clickbench's RITM click simulator, protocols.run_loop):
   large matrix product's FLOP/s measured in the same run, in fp32 and bf16;
 - how much bf16 changes SAM's output: the fp32 loop's clicks are replayed with the bf16
   encoder and every candidate's IoU compared (mean |dIoU|), on tiny and full-size weights;
-- with ``--workflow``: snakemake on that config in a scratch folder, its wall time over the
-  sum of the pure model times of the work it did (encodes, decodes, RITM clicks, from the
-  per-image outputs and this run's unit costs). The issue's target is at most 1.15.
+- with ``--workflow``: the whole workflow's wall time over the pure model time of the work it
+  did (the issue's target: at most 1.15). Without CONFIG it is self-contained: the two
+  models above are saved in their real checkpoint formats (SAM: state dict; RITM:
+  ``{"config", "state_dict"}``) in a scratch folder, with a config for the same workload
+  (the demo generator, 1 species x ``--images`` originals x 0 copies, so dedup keeps
+  exactly those; SAM with max_score/oracle/single in noc, first_click and replay of RITM's
+  clicks; RITM f-BRS-B in noc; ``--clicks`` clicks; CPU), and ``snakemake --cores N`` runs
+  there (``--directory`` + ``-s`` this repository's Snakefile) before the micro-benchmarks.
+  Pure model time is what the workflow's own job logs record (scripts/run_model.py:
+  ``set_image`` and every click); each job's Snakemake benchmark gives its wall time, the
+  rest of which is split into model build (re-measured outside: imports, checkpoint
+  verification, load), start-up and the job's non-model work; Snakemake's printed log
+  splits the non-model rules. A second pure-time estimate multiplies the work by this run's
+  unit costs. With ``--quick`` the workflow runs the tiny checkpoints (a smoke test).
 
 Results go to stdout (a markdown summary) and ``--out`` (JSON).
 """
@@ -29,6 +41,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -190,75 +203,543 @@ def summary(xs) -> dict:
 
 
 # ---------------------------------------------------------------- the workflow ratio
-def workflow_ratio(configfile: Path, cores: int, unit: dict) -> dict:
-    """Run snakemake on ``configfile`` in a scratch folder; wall time over pure model time.
+SELF_CONTAINED = "self-contained"
+MODEL_RULES = ("run_", "chunk_")  # rule-name prefixes of the model jobs
+_LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \w+ (\S+): (.*)$")
+_PREPARE = re.compile(r"^prepare \(batched encoding\) of \d+ images: ([0-9.]+) s$")
+_BUILD = re.compile(r"^build (?:\S+ )?on \S+: ([0-9.]+) s$")
+_CLICK = re.compile(r"^\S+ click \d+ \(-?\d+, -?\d+, [+-]\): ([0-9.]+) s$")
+_SMK_STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$")
+_SMK_START = re.compile(r"^(?:local)?(?:rule|checkpoint) (\S+):$")
+_SMK_JOBID = re.compile(r"^\s+jobid: (\d+)$")
+_SMK_DONE = re.compile(r"^Finished jobid: (\d+) \(Rule: (\S+)\)$")
 
-    Pure model time is rebuilt from what the run did (the per-image TSVs: clicks per model,
-    protocol and strategy; one encode per image per SAM model) times this run's unit costs
-    ``unit`` = {"sam_encode_s", "sam_decode_s", "ritm_click_s"} (per model name or "*").
+
+def save_checkpoints(work: Path, sam, sam_variant: str, ritm, ritm_name: str) -> dict:
+    """Write the benchmark's models in the real checkpoint formats; path and SHA-256 of each.
+
+    SAM: its state dict (as the official ``sam_vit_b_01ec64.pth``); RITM: ``{"config",
+    "state_dict"}`` (as RITM's trainer saves it). Written before the workflow's clock starts:
+    they stand in for downloaded files.
     """
+    from clickbench.checkpoints import sha256sum
+
+    ckdir = work / "checkpoints"
+    ckdir.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for kind, name, obj in (
+        ("sam", f"sam_{sam_variant}", sam.state_dict()),
+        ("ritm", ritm_name, {"config": ritm._config, "state_dict": ritm.state_dict()}),
+    ):
+        path = ckdir / f"{name}.pth"
+        torch.save(obj, path)
+        out[kind] = {
+            "name": name,
+            "path": str(path),
+            "sha256": sha256sum(path),
+            "bytes": path.stat().st_size,
+        }
+    out["sam"]["variant"] = sam_variant
+    return out
+
+
+def self_contained_config(ckpts: dict, images: int, clicks: int, chunk_size: int = 1) -> dict:
+    """The issue's workload as a workflow config: the demo generator with ``images`` originals
+    of one species and no copies (dedup keeps every original, the index rule adds none), SAM
+    with three strategies in noc / first_click / replay, RITM f-BRS-B in noc, on the CPU."""
+    sam, ritm = ckpts["sam"], ckpts["ritm"]
+    return {
+        "dataset": {
+            "name": "bench",
+            "layout": "fish",
+            "root": "resources/datasets/bench/Fish_Dataset",
+            "demo": {"seed": 0, "species": ["Gilt-Head Bream"], "originals": images, "copies": 0},
+        },
+        "dedup": {"method": "phash", "evaluate_index_picks": False},
+        "device": "cpu",
+        "precision": "fp32",
+        "chunk_size": chunk_size,
+        "models": {
+            sam["name"]: {
+                "type": "sam",
+                "variant": sam["variant"],
+                "checkpoint": {"path": sam["path"], "sha256": sam["sha256"]},
+                "selection": ["max_score", "oracle", "single"],
+            },
+            ritm["name"]: {
+                "type": "ritm",
+                "checkpoint": {"path": ritm["path"], "sha256": ritm["sha256"]},
+                "brs_mode": "f-BRS-B",
+            },
+        },
+        "protocols": {
+            "noc": {"models": [sam["name"], ritm["name"]], "max_clicks": clicks},
+            "first_click": {"models": [sam["name"]]},
+            "replay": {"source": ritm["name"], "models": [sam["name"]]},
+        },
+    }
+
+
+def user_config(configfile: Path, work: Path) -> dict:
+    """A user's config for the scratch folder: relative checkpoint paths and a non-demo
+    dataset root are resolved against the current directory (the cache stays in the scratch
+    folder, so every image is really encoded)."""
+    import yaml
+
+    cfg = yaml.safe_load(Path(configfile).read_text())
+    ds = cfg.get("dataset", {})
+    if "demo" not in ds and "root" in ds:
+        ds["root"] = str(Path(ds["root"]).resolve())
+    for spec in cfg.get("models", {}).values():
+        ck = spec.get("checkpoint")
+        if ck and "path" in ck:
+            ck["path"] = str(Path(ck["path"]).resolve())
+    return cfg
+
+
+def cpu_busy_s() -> float | None:
+    """Busy CPU seconds of the whole machine so far (all cores, /proc/stat)."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_s() -> float:
+    """CPU seconds of this process and of its waited-for descendants."""
+    import resource
+
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        ru = resource.getrusage(who)
+        total += ru.ru_utime + ru.ru_stime
+    return total
+
+
+def children_cpu_s() -> float:
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def parse_job_log(path: Path) -> dict:
+    """What scripts/run_model.py logged for one (model, image) job: its stages in seconds."""
+    from datetime import datetime
+
+    out = {"build_s": 0.0, "builds": 0, "set_image_s": 0.0, "set_images": 0, "click_s": []}
+    out.update(first=None, last=None)
+    for line in path.read_text().splitlines():
+        m = _LOG_LINE.match(line)
+        if not m:
+            continue
+        t = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
+        out["first"] = t if out["first"] is None else out["first"]
+        out["last"] = t
+        msg = m.group(3)
+        if b := _BUILD.match(msg):
+            out["build_s"] += float(b.group(1))
+            out["builds"] += 1
+        elif b := _PREPARE.match(msg):  # a chunk job's batched SAM encoding
+            out["set_image_s"] += float(b.group(1))
+        elif msg.startswith("set_image: "):
+            out["set_image_s"] += float(msg.split()[1])
+            out["set_images"] += 1
+        elif c := _CLICK.match(msg):
+            out["click_s"].append(float(c.group(1)))
+    out["span_s"] = (out["last"] - out["first"]) if out["first"] is not None else 0.0
+    return out
+
+
+def read_benchmark_tsv(path: Path) -> dict:
     import csv
 
-    work = Path(tempfile.mkdtemp(prefix="clickbench-wf-"))
-    shutil.copytree(REPO / "config", work / "config")
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(work),
-        "--configfile",
-        str(Path(configfile).resolve()),
-        "--cores",
-        str(cores),
-        "--quiet",
-    ]
+    with open(path, newline="") as fh:
+        row = next(csv.DictReader(fh, delimiter="\t"))
+    return {"wall_s": float(row["s"]), "cpu_s": float(row.get("cpu_time") or "nan")}
+
+
+def snakemake_timeline(text: str) -> list[dict]:
+    """Jobs from Snakemake's printed log: rule, start and end (1 s resolution, epoch)."""
+    from datetime import datetime
+
+    stamp, rule, jobs, open_ = None, None, [], {}
+    for line in text.splitlines():
+        if m := _SMK_STAMP.match(line.strip()):
+            stamp = datetime.strptime(" ".join(m.group(1).split()), "%a %b %d %H:%M:%S %Y")
+            stamp = stamp.timestamp()
+        elif m := _SMK_START.match(line.strip()):
+            rule = m.group(1)
+        elif (m := _SMK_JOBID.match(line)) and rule is not None:
+            open_[m.group(1)] = {"rule": rule, "start": stamp}
+            rule = None
+        elif m := _SMK_DONE.match(line.strip()):
+            job = open_.pop(m.group(1), None)
+            if job is not None:
+                job["end"] = stamp
+                jobs.append(job)
+    return jobs
+
+
+def _timed_python(code: str, env: dict, reps: int = 3) -> float:
+    """Median wall time of ``python -c code`` in a fresh interpreter."""
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+_BUILD_SPLIT = """
+import json, sys, time
+t0 = time.perf_counter()
+import clickbench.models.{kind} as M
+from clickbench import checkpoints
+t1 = time.perf_counter()
+checkpoints.verify({path!r}, {sha!r})
+t2 = time.perf_counter()
+checkpoints.sha256sum({path!r})
+t3 = time.perf_counter()
+{load}
+t4 = time.perf_counter()
+print(json.dumps({{"import_s": t1 - t0, "verify_stamped_s": t2 - t1, "hash_s": t3 - t2,
+                  "load_s": t4 - t3}}))
+"""
+
+
+def build_split(spec: dict, env: dict) -> dict:
+    """Re-measure, outside the workflow, what a job's logged ``build`` consists of: importing
+    torch and the model library, verifying the checkpoint (stamp hit; the full SHA-256 the
+    first job of a model pays), loading it. Plus the interpreter start-up and the imports a
+    job does before its first log line (Snakemake's script preamble, clickbench)."""
+    ck = spec["checkpoint"]
+    if spec["type"] == "sam":
+        load = f"M.load_sam({spec['variant']!r}, {ck['path']!r}, 'cpu')"
+    else:
+        load = (
+            f"net = M.load_ritm({ck['path']!r}, 'cpu', trusted=True); "
+            f"M.make_predictor(net, {spec.get('brs_mode', 'f-BRS-B')!r}, 'cpu')"
+        )
+    code = _BUILD_SPLIT.format(kind=spec["type"], path=ck["path"], sha=ck.get("sha256"), load=load)
+    runs = []
+    for _ in range(3):
+        p = subprocess.run(
+            [sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True
+        )
+        runs.append(json.loads(p.stdout.strip().splitlines()[-1]))
+    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+
+
+def preamble_split(env: dict) -> dict:
+    bare = _timed_python("pass", env)
+    smk = _timed_python("import snakemake.script", env)
+    cb = _timed_python(
+        "import snakemake.script, clickbench.protocols, clickbench.datasets, "
+        "clickbench.models.registry",
+        env,
+    )
+    return {
+        "python_start_s": bare,
+        "snakemake_script_import_s": smk - bare,
+        "clickbench_import_s": cb - smk,
+    }
+
+
+def add_unit_cost_estimate(wf: dict, unit: dict) -> None:
+    """A second estimate of the pure model time: the work the workflow did (encodes, SAM
+    decodes, RITM clicks, counted from its logs) at the micro-benchmark's unit costs
+    ``unit`` = model name -> {"encode_s", "decode_s"} (SAM) or {"click_s"} (RITM)."""
+    if "per_model" not in wf:
+        return
+    est = 0.0
+    for name, agg in wf["per_model"].items():
+        u = unit.get(name, {})
+        if agg["type"] == "sam":
+            est += (
+                u.get("encode_s", 0.0) * agg["set_images"] + u.get("decode_s", 0.0) * agg["clicks"]
+            )
+        else:
+            est += u.get("click_s", 0.0) * agg["clicks"]
+    wf["unit_costs"] = unit
+    wf["pure_model_unit_cost_s"] = est
+
+
+def workflow_ratio(work: Path, config: dict, cores: int) -> dict:
+    """Run snakemake on ``config`` in ``work``; its wall time over the pure model time.
+
+    Pure model time is what the workflow's own per-job logs record as model work
+    (``set_image`` and every click of scripts/run_model.py). Every job's wall time (its
+    Snakemake benchmark TSV) is split into that, the logged model build, the rest of the
+    logged span (image loading, click simulation, IoU, writing outputs) and the time
+    outside the log (interpreter start-up, Snakemake's script preamble, imports, exit);
+    the rest of the wall time is the non-model workflow, split by rule from Snakemake's
+    printed log.
+    """
+    import yaml
+
+    work.mkdir(parents=True, exist_ok=True)
+    cfg_path = work / "config.yaml"
+    cfg_path.write_text(yaml.safe_dump(config, sort_keys=False))
     env = dict(
         os.environ,
-        PYTHONPATH=os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")]),
+        PYTHONPATH=os.pathsep.join(
+            p for p in (str(REPO / "src"), os.environ.get("PYTHONPATH")) if p
+        ),
     )
-    t = time.perf_counter()
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
+    cmd += ["--directory", str(work), "--configfile", str(cfg_path), "--cores", str(cores)]
+    load0, busy0, kids0 = os.getloadavg(), cpu_busy_s(), children_cpu_s()
+    t0_epoch, t = time.time(), time.perf_counter()
     proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t
-    if proc.returncode != 0:
-        return {"error": proc.stderr[-3000:], "workdir": str(work)}
-    pure = 0.0
-    steps: dict[str, int] = {}
-    encodes: dict[str, set] = {}
-    for tsv in (work / "results").glob("*/runs/*/*/*/*.tsv"):
-        model = tsv.parent.parent.name
-        with open(tsv, newline="") as fh:
-            rows = list(csv.DictReader(fh, delimiter="\t"))
-        loops = {(r["strategy"], r["click"]) for r in rows}
-        if tsv.parent.parent.parent.name in ("first_click", "replay"):
-            loops = {r["click"] for r in rows}  # one loop, re-scored per strategy
-        steps[model] = steps.get(model, 0) + len(loops)
-        encodes.setdefault(model, set()).add((tsv.parent.name, tsv.stem))
-
-    def cost(kind, model):
-        table = unit.get(kind, {})
-        return table.get(model, table.get("*"))
-
-    for model, n in steps.items():
-        enc, dec, click = (
-            cost("sam_encode_s", model),
-            cost("sam_decode_s", model),
-            cost("ritm_click_s", model),
-        )
-        if enc is not None and dec is not None and "sam" in model:
-            pure += enc * len(encodes[model]) + dec * n
-        elif click is not None and "ritm" in model:
-            pure += click * n
-    return {
-        "wall_s": wall,
-        "pure_model_s": pure,
-        "ratio": wall / pure if pure else None,
-        "steps": steps,
-        "images": {m: len(v) for m, v in encodes.items()},
+    busy1, kids1 = cpu_busy_s(), children_cpu_s()
+    (work / "snakemake.stdout").write_text(proc.stdout)
+    (work / "snakemake.stderr").write_text(proc.stderr)
+    res: dict = {
         "workdir": str(work),
+        "command": " ".join(cmd),
+        "cores": cores,
+        "wall_s": wall,
+        "loadavg_before": load0,
+        "loadavg_after": os.getloadavg(),
+        "workflow_cpu_s": kids1 - kids0,
     }
+    if busy0 is not None and busy1 is not None:
+        res["machine_busy_cpu_s"] = busy1 - busy0
+        res["others_cpu_s"] = max(0.0, (busy1 - busy0) - (kids1 - kids0))
+    if proc.returncode != 0:
+        res["error"] = proc.stderr[-3000:]
+        return res
+
+    ds = config["dataset"]["name"]
+    results = work / "results" / ds
+    models = config["models"]
+    jobs = []
+    # per-image jobs (benchmarks/runs/<model>/<cls>/<image>.tsv) and, where a config sets
+    # chunk_size > 1 and the rules implement it, chunk jobs (benchmarks/chunks/...)
+    benches = [("runs", b) for b in (results / "benchmarks" / "runs").glob("*/*/*.tsv")]
+    benches += [("chunks", b) for b in (results / "benchmarks" / "chunks").glob("*/*/*.tsv")]
+    for kind, bench in sorted(benches):
+        model, cls, image = bench.parent.parent.name, bench.parent.name, bench.stem
+        logged = parse_job_log(results / "logs" / kind / model / cls / f"{image}.log")
+        job = {"kind": kind, "model": model, "type": models[model]["type"], "cls": cls}
+        job["image"] = image
+        job.update(read_benchmark_tsv(bench))
+        job.update(
+            build_s=logged["build_s"],
+            builds=logged["builds"],
+            set_image_s=logged["set_image_s"],
+            set_images=logged["set_images"],
+            clicks=len(logged["click_s"]),
+            click_s=sum(logged["click_s"]),
+            click_times=logged["click_s"],
+            span_s=logged["span_s"],
+        )
+        job["model_s"] = job["set_image_s"] + job["click_s"]
+        job["in_job_other_s"] = job["span_s"] - job["build_s"] - job["model_s"]
+        job["outside_log_s"] = job["wall_s"] - job["span_s"]
+        jobs.append(job)
+    res["jobs"] = jobs
+    res["encodings"] = count_encodings(work / config.get("cache_dir", "resources/cache"))
+
+    per_model: dict = {}
+    keys = ("wall_s", "cpu_s", "model_s", "set_image_s", "set_images", "click_s", "clicks")
+    keys += ("build_s", "builds")
+    keys += ("in_job_other_s", "outside_log_s")
+    for job in jobs:
+        agg = per_model.setdefault(
+            job["model"], {k: 0.0 for k in keys} | {"jobs": 0, "type": job["type"]}
+        )
+        agg["jobs"] += 1
+        for k in keys:
+            agg[k] += job[k]
+    for name, agg in per_model.items():
+        times = [c for j in jobs if j["model"] == name for c in j["click_times"]]
+        enc = [
+            j["set_image_s"] / j["set_images"]
+            for j in jobs
+            if j["model"] == name and j["set_images"]
+        ]
+        agg["median_click_s"] = statistics.median(times) if times else None
+        # a fresh process's first model call pays one-off set-up (allocations, oneDNN
+        # primitives, lazy imports): the excess of each job's first click over its median
+        agg["first_click_excess_s"] = sum(
+            max(0.0, j["click_times"][0] - statistics.median(j["click_times"]))
+            for j in jobs
+            if j["model"] == name and j["click_times"]
+        )
+        agg["median_set_image_s"] = statistics.median(enc) if enc else None
+    res["per_model"] = per_model
+    pure = sum(j["model_s"] for j in jobs)
+    model_jobs_wall = sum(j["wall_s"] for j in jobs)
+    res["pure_model_s"] = pure
+    res["model_jobs_wall_s"] = model_jobs_wall
+    res["ratio"] = wall / pure if pure else None
+
+    # the non-model part of the wall time, by rule (Snakemake prints 1 s time stamps)
+    timeline = snakemake_timeline(proc.stdout + "\n" + proc.stderr)
+    by_rule: dict = {}
+    for job in timeline:
+        if (
+            None in (job["start"], job["end"])
+            or job["rule"] == "all"
+            or job["rule"].startswith(MODEL_RULES)
+        ):
+            continue
+        r = by_rule.setdefault(job["rule"], {"jobs": 0, "s": 0.0})
+        r["jobs"] += 1
+        r["s"] += job["end"] - job["start"]
+    res["non_model_rules"] = by_rule
+    res["non_model_s"] = wall - model_jobs_wall
+    res["snakemake_own_s"] = res["non_model_s"] - sum(r["s"] for r in by_rule.values())
+    starts = [j["start"] for j in timeline if j["start"] is not None]
+    if starts:
+        res["until_first_job_s"] = min(starts) - t0_epoch
+    # were model jobs ever concurrent? (with 2 cores and threads >= 2 they must not be)
+    model_spans = sorted(
+        (j["start"], j["end"]) for j in timeline if j["rule"].startswith(MODEL_RULES)
+    )
+    res["model_jobs_overlap"] = any(
+        b[0] < a[1] for a, b in zip(model_spans, model_spans[1:], strict=False)
+    )
+
+    res["build_split"] = {name: build_split(models[name], env) for name in per_model}
+    res["preamble_split"] = preamble_split(env)
+    return res
+
+
+def count_encodings(cache_dir: Path) -> int:
+    journal = Path(cache_dir) / "sam" / "encodings.log"
+    return len(journal.read_text().splitlines()) if journal.exists() else 0
+
+
+def workflow_markdown(wf: dict) -> str:
+    if "error" in wf:
+        return f"Workflow run failed (in {wf['workdir']}):\n\n```\n{wf['error'][-1500:]}\n```"
+    wall, pure = wf["wall_s"], wf["pure_model_s"]
+    pm = wf["per_model"]
+
+    def micro(name, key):
+        u = wf.get("unit_costs", {}).get(name, {}).get(key)
+        return f" (micro-benchmark {u:.3f})" if u is not None else ""
+
+    def row(label, s, note=""):
+        return f"| {label} | {s:.1f} | {100 * s / wall:.1f}% | {note} |"
+
+    n_jobs = sum(a["jobs"] for a in pm.values())
+    lines = [
+        f"Workflow: `snakemake --cores {wf['cores']}` in {wf['workdir']}; 1-min load average "
+        f"{wf['loadavg_before'][0]:.2f} before, {wf['loadavg_after'][0]:.2f} after; "
+        + (
+            f"other processes used {wf['others_cpu_s']:.0f} CPU-s of the "
+            f"{wf['cores'] * wall:.0f} available during the run "
+            f"(the workflow itself {wf['workflow_cpu_s']:.0f} CPU-s). "
+            if "others_cpu_s" in wf
+            else ""
+        )
+        + f"SAM encodings recorded by the cache: {wf['encodings']}. Model jobs overlapped: "
+        + (
+            "yes (light per-image jobs of chunked models run side by side, so the job times "
+            "below add up to more than the time they took)."
+            if wf["model_jobs_overlap"]
+            else "no."
+        ),
+        "",
+        "| part of the workflow's wall time | s | share of wall | notes |",
+        "| --- | --- | --- | --- |",
+        row("**wall time, whole workflow**", wall),
+    ]
+    for name, a in sorted(pm.items()):
+        if a["type"] == "sam":
+            enc = f"median {a['median_set_image_s']:.2f} s/image{micro(name, 'encode_s')}"
+            lines.append(
+                row(
+                    f"model: {name} set_image (encode), {int(a['set_images'])} images",
+                    a["set_image_s"],
+                    enc,
+                )
+            )
+            clicks, note = a["click_s"], ""
+        else:  # RITM's set_image only stores the image
+            clicks, note = (
+                a["click_s"] + a["set_image_s"],
+                f" (+ set_image {a['set_image_s']:.2f} s)",
+            )
+        lines.append(
+            row(
+                f"model: {name} clicks, {int(a['clicks'])} calls",
+                clicks,
+                f"median {a['median_click_s']:.3f} s/click"
+                f"{micro(name, 'decode_s' if a['type'] == 'sam' else 'click_s')}{note}; first "
+                f"click of each job {a['first_click_excess_s']:.1f} s over its median in all",
+            )
+        )
+    lines.append(row("**pure model time (from the job logs)**", pure))
+    bs, ps = wf.get("build_split", {}), wf.get("preamble_split", {})
+    for name, a in sorted(pm.items()):
+        b = bs.get(name)
+        note = (
+            f"re-measured: import {b['import_s']:.2f} + verify {b['verify_stamped_s']:.3f} "
+            f"(full SHA-256 {b['hash_s']:.2f}, first job only) + load {b['load_s']:.2f} s"
+            if b
+            else ""
+        )
+        n = max(1, int(a["builds"]))
+        label = (
+            f"per job: {name} model build, {n} build{'s' * (n > 1)}, {a['build_s'] / n:.2f} s each"
+        )
+        lines.append(row(label, a["build_s"], note))
+    outside = sum(a["outside_log_s"] for a in pm.values())
+    note = (
+        f"re-measured: python {ps['python_start_s']:.2f} + snakemake.script "
+        f"{ps['snakemake_script_import_s']:.2f} + clickbench {ps['clickbench_import_s']:.2f} s"
+        if ps
+        else ""
+    )
+    lines.append(
+        row(
+            f"per job: start-up, script preamble, imports before the log, exit; {n_jobs} jobs, "
+            f"{outside / n_jobs:.2f} s/job",
+            outside,
+            note,
+        )
+    )
+    lines.append(
+        row(
+            f"per job: in-job non-model work, {n_jobs} jobs",
+            sum(a["in_job_other_s"] for a in pm.values()),
+            "image/mask load, click simulation, IoU, writing .npz/.tsv",
+        )
+    )
+    per_job = sum(a["build_s"] + a["outside_log_s"] + a["in_job_other_s"] for a in pm.values())
+    lines.append(row("**per-job overhead, total**", per_job))
+    for rule, r in sorted(wf["non_model_rules"].items(), key=lambda kv: -kv[1]["s"]):
+        lines.append(
+            row(
+                f"non-model rule: {rule} ({r['jobs']} job{'s' * (r['jobs'] > 1)})",
+                r["s"],
+                "Snakemake's 1 s time stamps",
+            )
+        )
+    lines.append(
+        row(
+            "Snakemake itself: start-up, DAG, checkpoint re-evaluation, launching jobs",
+            wf["snakemake_own_s"],
+            f"{wf.get('until_first_job_s', float('nan')):.0f} s until the first job started",
+        )
+    )
+    lines.append(row("**non-model workflow, total**", wf["non_model_s"]))
+    lines.append(f"| **ratio wall / pure model time** | **{wf['ratio']:.3f}** | | target <= 1.15 |")
+    if "pure_model_unit_cost_s" in wf:
+        est = wf["pure_model_unit_cost_s"]
+        lines.append(
+            f"| (pure model time at the micro-benchmark's unit costs; ratio) | {est:.1f} | | "
+            f"{wall / est:.3f} |"
+        )
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------- main
@@ -270,43 +751,102 @@ def main(argv=None) -> dict:
     ap.add_argument("--clicks", type=int, default=10)
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     ap.add_argument("--quick", action="store_true", help="tiny models only")
-    ap.add_argument("--workflow", type=Path, help="also time snakemake on this config")
+    ap.add_argument(
+        "--workflow",
+        nargs="?",
+        const=SELF_CONTAINED,
+        default=None,
+        metavar="CONFIG",
+        help="also run the workflow and time it against its pure model time: without CONFIG "
+        "on this run's own vit_b and HRNet18s checkpoints (tiny ones with --quick) and the "
+        "issue's workload; with CONFIG on that config (paths resolved against the current "
+        "directory)",
+    )
+    ap.add_argument(
+        "--keep-checkpoints",
+        action="store_true",
+        help="keep the self-contained run's checkpoints in the scratch folder",
+    )
+    ap.add_argument(
+        "--workdir", type=Path, default=None, help="scratch folder (default: a new temp folder)"
+    )
+    ap.add_argument(
+        "--chunk-size",
+        type=int,
+        default=1,
+        help="the self-contained config's chunk_size (images per SAM/RITM job; default 1)",
+    )
+    ap.add_argument(
+        "--no-micro",
+        action="store_true",
+        help="with --workflow: run the workflow only, no micro-benchmarks (no unit costs)",
+    )
     ap.add_argument("--cores", type=int, default=os.cpu_count())
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "models.json")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
 
+    t_start = time.perf_counter()
     res: dict = {"machine": machine(), "images": args.images, "clicks": args.clicks}
     log = lambda *a: print(*a, file=sys.stderr, flush=True)  # noqa: E731
     data = synthetic_images(args.images)
 
-    log("matmul ...")
-    res["matmul_flops"] = {
-        "fp32": matmul_flops(torch.float32),
-        "bf16": matmul_flops(torch.bfloat16),
-    }
+    self_contained = args.workflow == SELF_CONTAINED
+    work = None
+    if args.workflow:
+        work = args.workdir or Path(tempfile.mkdtemp(prefix="clickbench-wf-"))
+    busy0, own0 = cpu_busy_s(), own_cpu_s()
 
-    log("tiny SAM ...")
-    res["sam_tiny"] = bench_sam(make_tiny_model("sam", 0), "tiny", data, args.clicks)
-    log("tiny RITM ...")
-    res["ritm_tiny"] = bench_ritm(make_tiny_model("ritm", 0), data, args.clicks)
-
+    # the models: built first, so that the workflow (run first, while the machine is as it
+    # was at start) gets exactly the weights the micro-benchmark measures
+    sam_tiny, ritm_tiny = make_tiny_model("sam", 0), make_tiny_model("ritm", 0)
+    vit_b = net = None
     if not args.quick:
         from ritm_annotation.model import initializer
         from ritm_annotation.model.is_hrnet_model import HRNetModel
         from segment_anything import sam_model_registry
 
-        log("SAM vit_b (random weights) ...")
         torch.manual_seed(0)
         vit_b = sam_model_registry["vit_b"]().eval()
-        res["sam_vit_b"] = bench_sam(vit_b, "vit_b", data, args.clicks)
-        del vit_b
-        log("RITM HRNet18s (random weights) ...")
         torch.manual_seed(0)
         net = HRNetModel(**{**TINY_RITM, "width": 18, "ocr_width": 48})
         net.apply(initializer.XavierGluon(rnd_type="gaussian", magnitude=2.0))
-        res["ritm_hrnet18s"] = bench_ritm(calibrate_ritm(net), data, args.clicks)
+        net = calibrate_ritm(net)
+
+    if args.workflow:
+        if self_contained:
+            log(f"writing the checkpoints to {work} ...")
+            if args.quick:
+                ckpts = save_checkpoints(work, sam_tiny, "tiny", ritm_tiny, "ritm_tiny")
+            else:
+                ckpts = save_checkpoints(work, vit_b, "vit_b", net, "ritm_h18s")
+            config = self_contained_config(ckpts, args.images, args.clicks, args.chunk_size)
+        else:
+            config = user_config(args.workflow, work)
+        log(f"workflow in {work} (1-min load average {os.getloadavg()[0]:.2f}) ...")
+        res["workflow"] = workflow_ratio(work, config, args.cores)
+        if self_contained and not args.keep_checkpoints:
+            shutil.rmtree(work / "checkpoints", ignore_errors=True)  # 400 MB of random weights
+
+    micro = not (args.no_micro and args.workflow)
+    if micro:
+        log("matmul ...")
+        res["matmul_flops"] = {
+            "fp32": matmul_flops(torch.float32),
+            "bf16": matmul_flops(torch.bfloat16),
+        }
+        log("tiny SAM ...")
+        res["sam_tiny"] = bench_sam(sam_tiny, "tiny", data, args.clicks)
+        log("tiny RITM ...")
+        res["ritm_tiny"] = bench_ritm(ritm_tiny, data, args.clicks)
+    del sam_tiny, ritm_tiny
+    if micro and not args.quick:
+        log("SAM vit_b (random weights) ...")
+        res["sam_vit_b"] = bench_sam(vit_b, "vit_b", data, args.clicks)
+        log("RITM HRNet18s (random weights) ...")
+        res["ritm_hrnet18s"] = bench_ritm(net, data, args.clicks)
+    del vit_b, net
 
     # derived figures
     derived: dict = {}
@@ -339,19 +879,24 @@ def main(argv=None) -> dict:
             derived[key] = {mode: summary(v) for mode, v in res[key].items()}
     res["derived"] = derived
 
-    if args.workflow:
+    if args.workflow and self_contained and micro:
         big = "sam_vit_b" in derived
         sam_d = derived["sam_vit_b" if big else "sam_tiny"]
         ritm_d = derived["ritm_hrnet18s" if big else "ritm_tiny"]
         unit = {
-            "sam_encode_s": {"*": sam_d["encode_s"]["fp32"]["median"]},
-            "sam_decode_s": {"*": sam_d["decode_s"]["median"]},
-            "ritm_click_s": {"*": ritm_d["NoBRS"]["median"]},
+            ckpts["sam"]["name"]: {
+                "encode_s": sam_d["encode_s"]["fp32"]["median"],
+                "decode_s": sam_d["decode_s"]["median"],
+            },
+            ckpts["ritm"]["name"]: {"click_s": ritm_d["f-BRS-B"]["median"]},
         }
-        log(f"workflow {args.workflow} ...")
-        res["workflow"] = workflow_ratio(args.workflow, args.cores, unit)
-        res["workflow"]["unit_costs"] = unit
+        add_unit_cost_estimate(res["workflow"], unit)
 
+    busy1 = cpu_busy_s()
+    if busy0 is not None and busy1 is not None:  # whole run: CPU others used meanwhile
+        mine = own_cpu_s() - own0
+        res["machine"]["run_wall_s"] = time.perf_counter() - t_start
+        res["machine"]["others_cpu_s"] = max(0.0, busy1 - busy0 - mine)
     res["machine"]["loadavg_at_end"] = os.getloadavg()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(res, indent=1, default=float))
@@ -365,14 +910,23 @@ def markdown(res: dict) -> str:
         f"Machine: {m['cpu']}, nproc {m['nproc']}, torch {m['torch']} with {m['torch_threads']} "
         f"threads, AVX-512 BF16 {'yes' if m['avx512_bf16'] else 'no'}, 1-min load average "
         f"{m['loadavg_at_start'][0]:.1f} at start, {m.get('loadavg_at_end', [float('nan')])[0]:.1f} "
-        "at end (other jobs share the cores).",
+        "at end"
+        + (
+            f"; other processes used {m['others_cpu_s']:.0f} CPU-s of the "
+            f"{m['nproc'] * m['run_wall_s']:.0f} the cores had during the {m['run_wall_s']:.0f} s run."
+            if "others_cpu_s" in m
+            else "."
+        ),
         f"Workload: {res['images']} synthetic {W}x{H} images x {res['clicks']} clicks.",
-        "",
-        "| figure | fp32 | bf16 |",
-        "| --- | --- | --- |",
-        f"| 2048^3 matmul | {res['matmul_flops']['fp32'] / 1e9:.0f} GFLOP/s | "
-        f"{res['matmul_flops']['bf16'] / 1e9:.0f} GFLOP/s |",
     ]
+    if "matmul_flops" in res:
+        lines += [
+            "",
+            "| figure | fp32 | bf16 |",
+            "| --- | --- | --- |",
+            f"| 2048^3 matmul | {res['matmul_flops']['fp32'] / 1e9:.0f} GFLOP/s | "
+            f"{res['matmul_flops']['bf16'] / 1e9:.0f} GFLOP/s |",
+        ]
     for key, label in (("sam_vit_b", "SAM vit_b"), ("sam_tiny", "SAM tiny")):
         if key not in d:
             continue
@@ -406,14 +960,7 @@ def markdown(res: dict) -> str:
             for mode in ("f-BRS-B", "NoBRS"):
                 lines.append(f"| {label} {mode}, median s/click | {d[key][mode]['median']:.3f} | |")
     if "workflow" in res:
-        wf = res["workflow"]
-        if "error" in wf:
-            lines.append(f"\nWorkflow run failed: {wf['error'][-500:]}")
-        else:
-            lines.append(
-                f"\nWorkflow: wall {wf['wall_s']:.1f} s, pure model time {wf['pure_model_s']:.1f} s, "
-                f"ratio {wf['ratio']:.2f}"
-            )
+        lines += ["", workflow_markdown(res["workflow"])]
     return "\n".join(lines)
 
 
