@@ -23,7 +23,6 @@ import fcntl
 import hashlib
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack, contextmanager
@@ -31,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from clickbench.atomic import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -178,16 +179,7 @@ class EmbeddingCache:
             "key": np.asarray(key),
         }
         arrays.update({k: np.asarray(v) for k, v in (meta or {}).items()})
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{key}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, **arrays)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(path, lambda fh: np.savez(fh, **arrays))
         fsync_dir(path.parent)  # make the rename itself durable
 
     def _record(self, key: str) -> None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from clickbench.atomic import write_atomic
 
 
 def pack(mask: np.ndarray) -> dict[str, np.ndarray]:
@@ -28,15 +28,4 @@ def save_npz_atomic(path: str | Path, **arrays) -> None:
     The data goes to a temporary file in the same folder, is flushed to disk, then renamed
     over ``path`` (atomic on POSIX).
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, lambda fh: np.savez_compressed(fh, **arrays))

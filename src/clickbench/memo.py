@@ -57,6 +57,7 @@ KEY_VERSION = "clickbench-run-memo-v1"
 #: of every key. Downstream modules (tables, figures, dedup, ...) are left out on purpose.
 RESULT_MODULES = (
     "__init__.py",
+    "atomic.py",
     "checkpoints.py",
     "clicks.py",
     "datasets.py",

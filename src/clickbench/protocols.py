@@ -27,14 +27,13 @@ are then "this step's choice given max_score's past", not a loop of their own.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from clickbench.atomic import write_atomic
 from clickbench.clicks import Click, clicks_array, clicks_from_array, next_click
 from clickbench.masks import pack, save_npz_atomic, unpack
 from clickbench.metrics import iou_batch
@@ -473,17 +472,8 @@ def write_rows_tsv(
     path: str | Path, rows: Iterable[dict], columns: Sequence[str] = COLUMNS
 ) -> None:
     """Write :func:`format_rows_tsv` atomically; the same rows always give the same bytes."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = format_rows_tsv(rows, columns)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, lambda fh: fh.write(text), text=True)
 
 
 __all__ = [

@@ -38,24 +38,10 @@ import numpy as np
 import pandas as pd
 
 from clickbench import metrics, stats
+from clickbench.protocols import COLUMNS
 
 #: columns of a per-image TSV, in order (docs/internals.md)
-ROW_COLUMNS = [
-    "class",
-    "image",
-    "protocol",
-    "model",
-    "strategy",
-    "click",
-    "iou",
-    "best_iou",
-    "score",
-    "chosen",
-    "best",
-    "positive",
-    "row",
-    "col",
-]
+ROW_COLUMNS = list(COLUMNS)
 TEXT_COLUMNS = ["dataset", "class", "image", "protocol", "model", "strategy"]
 #: the columns :func:`mark_selection` inserts after ``image`` (0/1 each)
 SELECTION_COLUMNS = ["selected", "index_pick"]

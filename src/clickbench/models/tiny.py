@@ -19,10 +19,10 @@ Weights are drawn from a seeded generator, so a seed always gives the same bytes
 
 from __future__ import annotations
 
-import os
-import tempfile
 from functools import partial
 from pathlib import Path
+
+from clickbench.atomic import write_atomic
 
 #: the tiny SAM's architecture (ImageEncoderViT / PromptEncoder / MaskDecoder arguments)
 TINY_SAM = {
@@ -169,17 +169,7 @@ def calibrate_ritm(
 def _save_atomic(obj, path: Path) -> None:
     import torch
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, lambda fh: torch.save(obj, fh))
 
 
 def make_tiny_model(kind: str, seed: int = 0):
