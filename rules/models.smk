@@ -36,6 +36,11 @@ rule fetch_checkpoints:
         [p for p, (_, c) in fetchable_checkpoints().items()],
 
 
+# the model jobs are the critical path: when a model job and a light one (dedup_summary,
+# provenance) are both ready, start the model job; the light ones fill spare cores later
+MODEL_PRIORITY = 1
+
+
 for _model in MODELS:
 
     rule:
@@ -49,6 +54,7 @@ for _model in MODELS:
             f"{LOGS}/runs/{_model}/{{cls}}/{{image}}.log",
         benchmark:
             f"{R}/benchmarks/runs/{_model}/{{cls}}/{{image}}.tsv"
+        priority: MODEL_PRIORITY
         group:
             run_group(_model)
         conda:
@@ -78,6 +84,7 @@ for _model in MODELS:
                 f"{LOGS}/chunks/{_model}/{{cls}}/{{chunk}}.log",
             benchmark:
                 f"{R}/benchmarks/chunks/{_model}/{{cls}}/{{chunk}}.tsv"
+            priority: MODEL_PRIORITY
             conda:
                 {"sam": "../envs/sam.yaml", "ritm": "../envs/ritm.yaml"}.get(
                     MODELS[_model]["type"], "../envs/base.yaml"

@@ -11,7 +11,7 @@ log:    memo hits and misses, the model build, SAM's batched encoding, every cli
 Only images whose memo key misses are computed (clickbench.runner.run_chunk).
 """
 
-from clickbench.runner import ImageTask, ModelJob, log_to, run_chunk
+from clickbench.runner import ImageTask, ModelJob, exit_fast, log_to, run_chunk
 
 params = snakemake.params
 inp = snakemake.input
@@ -22,3 +22,5 @@ tasks = [
 ]
 with log_to(snakemake.log[0]):
     run_chunk(ModelJob.from_params(params), tasks, snakemake.output.marker)
+if __name__ == "__main__":  # as Snakemake runs it (not under runpy in a test)
+    exit_fast()  # skips torch's 0.6-1.2 s interpreter teardown; the outputs are closed

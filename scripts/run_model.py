@@ -18,7 +18,7 @@ runs once, every protocol and strategy reuses it, and the result is stored in th
 (clickbench.runner.run_image).
 """
 
-from clickbench.runner import ImageTask, ModelJob, log_to, run_image
+from clickbench.runner import ImageTask, ModelJob, exit_fast, log_to, run_image
 
 params = snakemake.params
 job = ModelJob.from_params(params)
@@ -36,3 +36,5 @@ with log_to(snakemake.log[0]):
         {name: getattr(snakemake.output, name) for name in job.output_files()},
         marker=getattr(snakemake.input, "chunk", None),
     )
+if __name__ == "__main__":  # as Snakemake runs it (not under runpy in a test)
+    exit_fast()  # skips torch's 0.6-1.2 s interpreter teardown; the outputs are closed

@@ -311,3 +311,26 @@ def test_run_image_computes_once_then_materialises_without_torch(files, tmp_path
     for name in job.output_files():
         assert Path(second[name]).read_bytes() == Path(first[name]).read_bytes()
     assert count_computed(job.cache_dir) == 1
+
+
+def test_exit_fast_runs_exit_handlers_flushes_and_keeps_the_status(tmp_path):
+    """A model script ends with runner.exit_fast(): the atexit handlers (logging's shutdown
+    among them) still run, buffered output still arrives, and the status is the one given;
+    only the interpreter's teardown is skipped."""
+    marker = tmp_path / "atexit.txt"
+    code = f"""
+import atexit, logging, sys
+from clickbench.runner import exit_fast
+logging.basicConfig(filename={str(tmp_path / "job.log")!r}, level=logging.INFO)
+logging.info("logged before exit")
+atexit.register(lambda: open({str(marker)!r}, "w").write("ran"))
+sys.stdout.write("buffered, no newline")
+exit_fast(3)
+print("never reached")
+"""
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert proc.returncode == 3
+    assert proc.stdout == "buffered, no newline"
+    assert marker.read_text() == "ran"
+    assert "logged before exit" in (tmp_path / "job.log").read_text()

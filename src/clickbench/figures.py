@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import matplotlib
 
 matplotlib.use("Agg")
@@ -65,7 +66,9 @@ def _save(fig, paths: Sequence[str | Path]) -> None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         fmt = path.suffix.lstrip(".").lower()
-        fig.savefig(path, format=fmt, metadata=_METADATA.get(fmt))
+        # zlib level 1: faster to write than the default 6; the files come out ~20% larger
+        extra = {"pil_kwargs": {"compress_level": 1}} if fmt == "png" else {}
+        fig.savefig(path, format=fmt, metadata=_METADATA.get(fmt), **extra)
     plt.close(fig)
 
 
@@ -298,10 +301,39 @@ def _draw_clicks(ax, clicks: np.ndarray | None, size: float = 60) -> None:
             )
 
 
-def _image_axes(ax, image: np.ndarray) -> None:
-    ax.imshow(image, interpolation="nearest")
+def _display_size(shape: tuple[int, ...], width_px: int) -> tuple[int, int]:
+    """(height, width) an image of ``shape`` is drawn at: at most ``width_px`` wide."""
+    h, w = shape[:2]
+    if w <= width_px:
+        return h, w
+    return max(1, round(h * width_px / w)), width_px
+
+
+def _image_axes(ax, image: np.ndarray, width_px: int) -> None:
+    """``image`` in ``ax``, area-averaged down to the panel's pixel width first (a panel of a
+    saved figure has ``width_px`` pixels; drawing the full image would cost time for pixels
+    nobody sees). Data coordinates stay the image's own pixels, so clicks and contours drawn
+    in (col, row) land where they belong."""
+    h, w = image.shape[:2]
+    dh, dw = _display_size(image.shape, width_px)
+    shown = (
+        image if (dh, dw) == (h, w) else cv2.resize(image, (dw, dh), interpolation=cv2.INTER_AREA)
+    )
+    ax.imshow(shown, interpolation="nearest", extent=(-0.5, w - 0.5, h - 0.5, -0.5))
     ax.set_xticks([])
     ax.set_yticks([])
+
+
+def _outline(ax, mask: np.ndarray, width_px: int) -> None:
+    """The outline of ``mask`` (the ground truth), at the panel's resolution."""
+    h, w = mask.shape
+    dh, dw = _display_size(mask.shape, width_px)
+    z = mask.astype(np.float32)
+    if (dh, dw) != (h, w):
+        z = cv2.resize(z, (dw, dh), interpolation=cv2.INTER_AREA)
+    xs = (np.arange(dw) + 0.5) * (w / dw) - 0.5
+    ys = (np.arange(dh) + 0.5) * (h / dh) - 0.5
+    ax.contour(xs, ys, z, levels=[0.5], colors=GT_OUTLINE, linewidths=0.9)
 
 
 def _grid_figure(rows: Sequence[Row], columns: Sequence[str], title: str, paths) -> None:
@@ -309,6 +341,7 @@ def _grid_figure(rows: Sequence[Row], columns: Sequence[str], title: str, paths)
     h, w = rows[0].image.shape[:2]
     cell_w = 2.5
     cell_h = cell_w * h / w + 0.55
+    width_px = int(np.ceil(cell_w * RC["savefig.dpi"]))
     with plt.rc_context(RC):
         fig, axes = plt.subplots(
             nrow,
@@ -319,7 +352,7 @@ def _grid_figure(rows: Sequence[Row], columns: Sequence[str], title: str, paths)
         )
         for r, row in enumerate(rows):
             ax = axes[r][0]
-            _image_axes(ax, row.image)
+            _image_axes(ax, row.image, width_px)
             _draw_clicks(ax, row.first_click)
             ax.set_ylabel(textwrap.fill(row.label, 18), fontsize=8.5)
             ax.set_title("image + first click" if r == 0 else "", fontsize=8.5)
@@ -327,7 +360,7 @@ def _grid_figure(rows: Sequence[Row], columns: Sequence[str], title: str, paths)
             gt_img = overlay(row.image, row.gt, color=(0, 158, 115))
             if row.ignore is not None:
                 gt_img[row.ignore] = (128, 128, 128)
-            _image_axes(ax, gt_img)
+            _image_axes(ax, gt_img, width_px)
             ax.set_title("ground truth" if r == 0 else "", fontsize=8.5)
             for c in range(2, ncol):
                 ax = axes[r][c]
@@ -335,8 +368,8 @@ def _grid_figure(rows: Sequence[Row], columns: Sequence[str], title: str, paths)
                     ax.set_axis_off()
                     continue
                 p = row.panels[c - 2]
-                _image_axes(ax, overlay(row.image, p.mask))
-                ax.contour(row.gt, levels=[0.5], colors=GT_OUTLINE, linewidths=0.9)
+                _image_axes(ax, overlay(row.image, p.mask), width_px)
+                _outline(ax, row.gt, width_px)
                 _draw_clicks(ax, p.clicks, size=36)
                 head = f"{p.title}\n" if r == 0 or p.title != columns[c] else ""
                 note = f" · {p.note}" if p.note else ""

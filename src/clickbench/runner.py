@@ -17,9 +17,12 @@ the job did; the per-image jobs that follow it materialise from the memo.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import csv
 import logging
+import os
+import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -54,6 +57,23 @@ def log_to(path: str | Path):
     finally:
         handler.close()
         root.removeHandler(handler)
+
+
+def exit_fast(status: int = 0):
+    """End a model job's process at once: run the ``atexit`` handlers (logging's shutdown is
+    one) and flush the standard streams, then skip the interpreter's teardown.
+
+    With torch and a model loaded that teardown (freeing every module and tensor, C++ static
+    destructors) takes 0.6 to 1.2 s per job and serves nothing: a job's outputs are written,
+    fsynced and closed before this is called. Call it last, only after the job succeeded; a
+    failing job raises and exits the normal way."""
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # closed or broken: nothing left to save
+            pass
+    os._exit(status)
 
 
 class Timed(InteractiveModel):
@@ -331,6 +351,7 @@ __all__ = [
     "Timed",
     "build_model",
     "compute",
+    "exit_fast",
     "log_to",
     "memo_key",
     "read_marker",
