@@ -476,3 +476,33 @@ def test_run_model_script(tmp_path):
     # same model, same clicks, same kept masks: the same IoUs as the source loop
     np.testing.assert_array_equal(replay.curve, noc["max_score"].curve)
     assert len((tmp_path / "replay.tsv").read_text().splitlines()) == 4
+
+
+def test_npz_written_at_zlib_level_1_reads_like_numpys(tmp_path):
+    """masks.save_npz_atomic writes np.savez_compressed's layout, only at zlib level 1: np.load
+    gives back every array exactly, dtypes and shapes included, and nothing is pickled."""
+    import zipfile
+
+    from clickbench.masks import pack, save_npz_atomic, unpack
+
+    rng = np.random.default_rng(0)
+    mask = rng.random((3, 45, 59)) > 0.5
+    arrays = {
+        "m.bits": pack(mask)["bits"],
+        "m.shape": pack(mask)["shape"],
+        "m.scores": rng.random((3, 4)).astype(np.float32),
+        "m.chosen": np.array([2, -1, 0], np.int16),
+        "empty": np.zeros((0, 3), np.int32),
+    }
+    ours, numpys = tmp_path / "ours.npz", tmp_path / "numpy.npz"
+    save_npz_atomic(ours, **arrays)
+    np.savez_compressed(numpys, **arrays)
+    with np.load(ours, allow_pickle=False) as a, np.load(numpys) as b:
+        assert a.files == b.files == list(arrays)
+        for name in arrays:
+            assert a[name].dtype == b[name].dtype and a[name].shape == b[name].shape
+            assert np.array_equal(a[name], b[name])
+        assert np.array_equal(unpack(a["m.bits"], a["m.shape"]), mask)
+    with zipfile.ZipFile(ours) as zf:
+        assert {i.compress_type for i in zf.infolist()} == {zipfile.ZIP_DEFLATED}
+    assert not list(tmp_path.glob(".*tmp"))  # no temporary file left behind

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from clickbench.atomic import write_atomic
+
+#: zlib level of every ``.npz`` written (see :func:`save_npz_atomic`)
+NPZ_LEVEL = 1
 
 
 def pack(mask: np.ndarray) -> dict[str, np.ndarray]:
@@ -22,10 +26,20 @@ def unpack(bits: np.ndarray, shape) -> np.ndarray:
     return np.unpackbits(bits, count=n).astype(bool).reshape(shape)
 
 
+def _write_npz(fh, arrays: dict, level: int) -> None:
+    """``np.savez_compressed``'s layout (one ``<name>.npy`` per array in a deflated zip,
+    zip64 forced) at zlib ``level``; ``np.load`` reads it like any ``.npz``."""
+    with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=level) as zf:
+        for name, value in arrays.items():
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as out:
+                np.lib.format.write_array(out, np.asanyarray(value), allow_pickle=False)
+
+
 def save_npz_atomic(path: str | Path, **arrays) -> None:
     """Write an ``.npz`` so that a reader never sees a half-written file.
 
     The data goes to a temporary file in the same folder, is flushed to disk, then renamed
-    over ``path`` (atomic on POSIX).
+    over ``path`` (atomic on POSIX). Compressed at zlib level 1, not ``np.savez_compressed``'s
+    6: on a SAM trace of noisy masks that is 0.05 s instead of 0.23 s for a file 24% larger.
     """
-    write_atomic(path, lambda fh: np.savez_compressed(fh, **arrays))
+    write_atomic(path, lambda fh: _write_npz(fh, arrays, NPZ_LEVEL))
