@@ -24,6 +24,9 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+from conftest import snakemake_command  # noqa: E402
+
 CLASSES = [
     "Black Sea Sprat", "Gilt-Head Bream", "Hourse Mackerel", "Red Mullet", "Red Sea Bream",
     "Sea Bass", "Shrimp", "Striped Red Mullet", "Trout",
@@ -83,22 +86,8 @@ def build(workdir: Path, per_class: int, every: int) -> Path:
 
 
 def dry_run(workdir: Path, cfg: Path) -> tuple[float, float, int]:
-    cmd = [
-        "/usr/bin/time",
-        "-v",
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(cfg),
-        "-n",
-        "--cores",
-        "2",
-    ]
+    cmd = ["/usr/bin/time", "-v"]
+    cmd += snakemake_command(workdir, "-n", "--cores", "2", configfile=cfg)
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - t0

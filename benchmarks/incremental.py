@@ -25,23 +25,11 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
-from conftest import TEST_CONFIG, encodings  # noqa: E402
+from conftest import TEST_CONFIG, encodings, snakemake_command  # noqa: E402
 
 
 def run(workdir: Path, cfg: Path, cores: int) -> tuple[float, str]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(cfg),
-        "--cores",
-        str(cores),
-    ]
+    cmd = snakemake_command(workdir, "--cores", str(cores), configfile=cfg)
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - t0

@@ -56,7 +56,9 @@ import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "src"))
+sys.path[:0] = [str(REPO / "src"), str(REPO / "tests")]
+
+from conftest import snakemake_command  # noqa: E402
 
 from clickbench.models.base import InteractiveModel  # noqa: E402
 from clickbench.models.ritm import RitmModel, make_predictor  # noqa: E402
@@ -491,8 +493,7 @@ def workflow_ratio(work: Path, config: dict, cores: int) -> dict:
             p for p in (str(REPO / "src"), os.environ.get("PYTHONPATH")) if p
         ),
     )
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
-    cmd += ["--directory", str(work), "--configfile", str(cfg_path), "--cores", str(cores)]
+    cmd = snakemake_command(work, "--cores", str(cores), configfile=cfg_path)
     generation_s = None
     if config["dataset"].get("demo"):
         # the generated images stand in for a downloaded dataset, as the saved checkpoints

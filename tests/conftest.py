@@ -67,6 +67,16 @@ def write_config(workdir: Path, config: dict, name: str = "config.yaml") -> Path
     return path
 
 
+def snakemake_command(workdir: Path, *args: str, configfile: Path | None = None) -> list[str]:
+    """The command line that runs this repository's workflow in ``workdir`` (tests and
+    benchmarks): this interpreter's Snakemake, ``-s`` the Snakefile, then ``args``."""
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
+    cmd += ["--directory", str(workdir)]
+    if configfile is not None:
+        cmd += ["--configfile", str(configfile)]
+    return cmd + list(args)
+
+
 def snakemake(
     workdir: Path,
     *args: str,
@@ -76,18 +86,7 @@ def snakemake(
     env: dict | None = None,
 ) -> subprocess.CompletedProcess:
     """Run the real workflow with ``workdir`` as working directory; returns the process."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-    ]
-    if configfile is not None:
-        cmd += ["--configfile", str(configfile)]
-    cmd += list(args)
+    cmd = snakemake_command(workdir, *args, configfile=configfile)
     proc = subprocess.run(
         cmd, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
     )

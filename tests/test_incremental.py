@@ -7,13 +7,20 @@ import copy
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO, TEST_CONFIG, copy_run, encodings, ran_jobs, snakemake, write_config
+from conftest import (
+    TEST_CONFIG,
+    copy_run,
+    encodings,
+    ran_jobs,
+    snakemake,
+    snakemake_command,
+    write_config,
+)
 from PIL import Image
 
 pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("workflow")]
@@ -132,19 +139,7 @@ def test_changed_checkpoint_reruns_that_model_only(run_copy):
 
 def test_sigkill_mid_model_rule_then_restart_gives_identical_tables(demo_run, tmp_path):
     cfg = write_config(tmp_path, TEST_CONFIG)
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(tmp_path),
-        "--configfile",
-        str(cfg),
-        "--cores",
-        "2",
-    ]
+    cmd = snakemake_command(tmp_path, "--cores", "2", configfile=cfg)
     proc = subprocess.Popen(
         cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
