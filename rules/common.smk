@@ -17,6 +17,7 @@ from clickbench import config as cbconfig
 from clickbench import datasets as cbdatasets
 from clickbench.errors import BadInputError
 from clickbench.models.registry import HEAVY_TYPES
+from clickbench.snakemake_exit import cancel_rescheduling_timers
 
 try:
     config = cbconfig.validate(config)
