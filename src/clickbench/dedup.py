@@ -78,7 +78,6 @@ import cv2
 import imagehash
 import numpy as np
 import pandas as pd
-import scipy.fftpack
 from PIL import Image
 
 from clickbench import datasets
@@ -267,6 +266,10 @@ def _dihedral_phashes(gray: np.ndarray) -> np.ndarray:
     mirror of the rows, so each variant's coefficients are a signed transpose of the first
     (equal to ``imagehash.phash(dihedral(crop, k))``, checked in the tests).
     """
+    # imported here, as imagehash does: the jobs that read dedup tables (dedup_summary,
+    # aggregate) import this module too and would pay 0.16 s for a DCT they never compute
+    import scipy.fftpack
+
     pixels = np.asarray(gray, dtype=np.float64)
     dct = scipy.fftpack.dct(scipy.fftpack.dct(pixels, axis=0), axis=1)
     low = dct[:HASH_SIZE, :HASH_SIZE]
