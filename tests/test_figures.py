@@ -159,6 +159,34 @@ def test_figures_are_deterministic(written, tmp_path):
             assert a.read_bytes() == b.read_bytes(), a.name
 
 
+def test_image_grids_laid_out_once_match_matplotlibs_own_two_pass_save(
+    written, tmp_path, monkeypatch
+):
+    """_save lays a PNG-only figure out once and switches the layout engine off, so savefig
+    skips its dry-run draw; the pixels must equal what savefig's own layout gives."""
+    _, per_image, built, settings, samples, npzs, out = written
+    rows = tables.with_methods(per_image)
+    calls = []
+    original = figures._freeze_layout
+    monkeypatch.setattr(
+        figures, "_freeze_layout", lambda fig, paths: calls.append(fig) or None
+    )  # matplotlib's own path: the engine stays on
+    figures.ambiguity(figures.build_ambiguity_rows(rows, samples, npzs), [tmp_path / "own.png"])
+    assert calls and calls[0].get_layout_engine() is not None
+    frozen = []
+
+    def freeze(fig, paths):
+        original(fig, paths)
+        frozen.append(fig.get_layout_engine())
+
+    monkeypatch.setattr(figures, "_freeze_layout", freeze)
+    figures.ambiguity(figures.build_ambiguity_rows(rows, samples, npzs), [tmp_path / "once.png"])
+    own = np.asarray(Image.open(tmp_path / "own.png"))
+    once = np.asarray(Image.open(tmp_path / "once.png"))
+    assert frozen == [None]  # laid out once, no engine left for savefig's dry run
+    assert own.shape == once.shape and np.array_equal(own, once)
+
+
 def test_trace_loop_finds_the_shared_loop(written):
     *_, npzs, _ = written
     traces = protocols.load_traces(next(p for p in npzs if "first_click" in p.parts))

@@ -61,9 +61,25 @@ RC = {
 _METADATA = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None}}
 
 
+def _freeze_layout(fig, paths: Sequence[Path]) -> None:
+    """Lay ``fig`` out once, at the saving resolution, then switch its layout engine off.
+
+    With a layout engine ``savefig`` draws the figure twice (a dry run that lays it out, then
+    the real one), and every image panel is resampled in both: the ambiguity figure spent a
+    quarter of its time in the dry run. The PNG comes out pixel for pixel the same. Not for a
+    figure also saved as SVG, which matplotlib lays out at 72 dpi instead."""
+    engine = fig.get_layout_engine()
+    if engine is None or any(p.suffix.lower() != ".png" for p in paths):
+        return
+    fig.set_dpi(RC["savefig.dpi"])
+    engine.execute(fig)
+    fig.set_layout_engine(None)  # None, not "none": "none" keeps a placeholder engine
+
+
 def _save(fig, paths: Sequence[str | Path]) -> None:
+    paths = [Path(p) for p in paths]
+    _freeze_layout(fig, paths)
     for path in paths:
-        path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         fmt = path.suffix.lstrip(".").lower()
         # zlib level 1: faster to write than the default 6; the files come out ~20% larger
