@@ -43,5 +43,6 @@ rule all:
             rules.dedup_summary.output,
             rules.aggregate.output,
             rules.figures.output,
+            rules.example_figures.output,
             rules.summary.output,
         ],

@@ -1,7 +1,7 @@
 """Per-image rows -> tables, figures, provenance and the summary; all cheap, all local."""
 
-# "selection" (dedup vs the study's index rule) is an extra named input of figures (ignored) and
-# summary (its paragraph)
+# "selection" (dedup vs the study's index rule) is an extra named input of summary (its
+# paragraph)
 TABLES = [
     "describe",
     "per_class",
@@ -12,14 +12,17 @@ TABLES = [
     "multiclick",
     "selection",
 ]
-FIGURES = ["mean_iou_by_species", "miou_curves", "noc_bars", "grid", "ambiguity_masks"]
-PLOTS_SVG = ["mean_iou_by_species", "miou_curves", "noc_bars"]
+# the summary plots (PNG and SVG, from the tables) and the image panels (PNG, drawn from the
+# per-image results and traces beside aggregate)
+PLOTS = ["mean_iou_by_species", "miou_curves", "noc_bars"]
+EXAMPLES = ["grid", "ambiguity_masks"]
 
 
 localrules:
     dedup_summary,
     aggregate,
     figures,
+    example_figures,
     summary,
     provenance,
     fetch_checkpoints,
@@ -54,8 +57,35 @@ rule aggregate:
 
 rule figures:
     input:
-        **{t: f"{R}/tables/{t}.tsv" for t in TABLES},
+        per_class=f"{R}/tables/per_class.tsv",
+        noc=f"{R}/tables/noc.tsv",
         per_image=f"{R}/tables/per_image.tsv",
+    output:
+        **{
+            f: report(
+                f"{R}/figures/{f}.png",
+                caption=f"../report/{f}.rst",
+                category="Figures",
+            )
+            for f in PLOTS
+        },
+        **{f"{f}_svg": f"{R}/figures/{f}.svg" for f in PLOTS},
+    log:
+        f"{LOGS}/figures.log",
+    conda:
+        "../envs/base.yaml"
+    params:
+        metrics=METRICS,
+        protocols=config["protocols"],
+        models=MODELS,
+    script:
+        "../scripts/figures.py"
+
+
+rule example_figures:
+    input:
+        rows=per_image_tsvs,
+        dedup=expand(f"{R}/dedup/{{cls}}.tsv", cls=sorted(BY_SLUG)),
         traces=per_image_npzs,
     output:
         **{
@@ -64,14 +94,14 @@ rule figures:
                 caption=f"../report/{f}.rst",
                 category="Figures",
             )
-            for f in FIGURES
+            for f in EXAMPLES
         },
-        **{f"{f}_svg": f"{R}/figures/{f}.svg" for f in PLOTS_SVG},
     log:
-        f"{LOGS}/figures.log",
+        f"{LOGS}/example_figures.log",
     conda:
         "../envs/base.yaml"
     params:
+        dataset=DATASET["name"],
         samples=lambda w: [
             {
                 "cls": SAMPLE[p].cls,
@@ -87,7 +117,7 @@ rule figures:
         protocols=config["protocols"],
         models=MODELS,
     script:
-        "../scripts/figures.py"
+        "../scripts/example_figures.py"
 
 
 rule provenance:

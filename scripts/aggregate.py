@@ -20,18 +20,13 @@ logging.basicConfig(
 settings = tables.Settings.from_config(
     snakemake.params.metrics, snakemake.params.protocols, snakemake.params.models
 )
-rows = tables.read_rows(list(snakemake.input.rows), snakemake.params.dataset)
+dedup_paths = snakemake.input.dedup if "dedup" in dict(snakemake.input.items()) else None
+rows, flags = tables.read_marked_rows(
+    list(snakemake.input.rows), snakemake.params.dataset, dedup_paths
+)
 logging.info("%d rows from %d per-image files", len(rows), len(snakemake.input.rows))
-
-flags = None
-if "dedup" in dict(snakemake.input.items()):
-    from clickbench import dedup
-
-    flags = tables.selection_flags(dedup.read_table(p) for p in snakemake.input.dedup)
-    logging.info(
-        "selection flags of %d images from %d dedup tables", len(flags), len(snakemake.input.dedup)
-    )
-rows = tables.mark_selection(rows, flags)
+if flags is not None:
+    logging.info("selection flags of %d images from %d dedup tables", len(flags), len(dedup_paths))
 images = rows.drop_duplicates(["class", "image"])
 logging.info(
     "%d images: %d dedup-selected, %d index-rule picks, %d index-only",

@@ -1,9 +1,8 @@
-"""Tables, per-image rows and traces -> the figures (see clickbench.figures).
+"""Tables -> the summary plots (see clickbench.figures; the image panels are example_figures.py).
 
-input: per_image, per_class and noc tables (others are ignored), traces (the per-image .npz);
-params: samples (dicts cls, image, slug, image_path, mask_path, layout), metrics, protocols,
-models; output: one PNG per name of clickbench.figures.FIGURES, and `<name>_svg` for an SVG
-copy of a plot.
+input: per_image, per_class and noc tables (others are ignored); params: metrics, protocols,
+models; output: one PNG per plot of clickbench.figures.FIGURES, and `<name>_svg` for an SVG
+copy.
 """
 
 import logging
@@ -19,16 +18,7 @@ settings = tables.Settings.from_config(
 )
 rows = tables.selected_rows(tables.load_per_image(snakemake.input.per_image))
 tabs = {name: tables.read_table(snakemake.input[name]) for name in ("per_class", "noc")}
-
-outputs = {}
-for name, path in snakemake.output.items():
-    base = name[: -len("_svg")] if name.endswith("_svg") else name
-    if base not in figures.FIGURES:
-        raise ValueError(f"unknown figure output {name!r}; known: {', '.join(figures.FIGURES)}")
-    outputs.setdefault(base, []).append(path)
-
-figures.write_all(
-    rows, tabs, settings, snakemake.params.samples, list(snakemake.input.traces), outputs
-)
+outputs = figures.declared_outputs(snakemake.output.items(), "plot")
+figures.write_all(rows, tabs, settings, [], [], outputs)
 for name, paths in outputs.items():
     logging.info("%s -> %s", name, ", ".join(map(str, paths)))

@@ -77,6 +77,24 @@ def snakemake_command(workdir: Path, *args: str, configfile: Path | None = None)
     return cmd + list(args)
 
 
+def run_script(name: str, tmp_path: Path, inputs: dict, outputs: dict, params: dict) -> None:
+    """Run ``scripts/<name>`` as Snakemake's ``script:`` directive does (a ``snakemake``
+    global with input/output/params/log)."""
+    import runpy
+    from types import SimpleNamespace
+
+    io = pytest.importorskip("snakemake.iocontainers")
+    sm = SimpleNamespace(
+        input=io.Namedlist(fromdict=inputs),
+        output=io.Namedlist(fromdict=outputs),
+        params=io.Namedlist(fromdict=params),
+        log=io.Namedlist(fromdict={"log": str(Path(tmp_path) / f"{name}.log")}),
+    )
+    runpy.run_path(
+        str(REPO / "scripts" / name), init_globals={"snakemake": sm}, run_name="__main__"
+    )
+
+
 def snakemake(
     workdir: Path,
     *args: str,

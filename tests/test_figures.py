@@ -7,15 +7,15 @@ GrabCut (noc).
 
 from __future__ import annotations
 
-import runpy
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
+from conftest import run_script
 from PIL import Image
 
-from clickbench import figures, metrics, protocols, tables
+from clickbench import dedup, figures, metrics, protocols, tables
 from clickbench.datasets import slug
 
 SPECIES = ["Hourse Mackerel", "Gilt-Head Bream", "Red Sea Bream"]
@@ -234,24 +234,75 @@ def test_with_no_rows_every_figure_is_a_placeholder(tmp_path):
         assert all(p.stat().st_size > 1000 for p in paths)
 
 
-def test_figures_script_writes_declared_pngs_and_svgs(written, tmp_path):
-    root, per_image, built, settings, samples, npzs, _ = written
-    io = pytest.importorskip("snakemake.iocontainers")
+def test_figures_script_writes_the_declared_plots_as_png_and_svg(written, tmp_path):
+    _, per_image, built, *_ = written
     tables.write_tsv(per_image, tmp_path / "per_image.tsv")
-    inputs = {"per_image": str(tmp_path / "per_image.tsv"), "traces": [str(p) for p in npzs]}
-    for name in tables.TABLES:
+    inputs = {"per_image": str(tmp_path / "per_image.tsv")}
+    for name in ("per_class", "noc"):
         tables.write_tsv(built[name], tmp_path / f"{name}.tsv")
         inputs[name] = str(tmp_path / f"{name}.tsv")
-    outputs = {name: str(tmp_path / "fig" / f"{name}.png") for name in figures.FIGURES}
+    plots = [name for name, kind in figures.FIGURES.items() if kind == "plot"]
+    outputs = {name: str(tmp_path / "fig" / f"{name}.png") for name in plots}
     outputs["noc_bars_svg"] = str(tmp_path / "fig" / "noc_bars.svg")
-    params = {"samples": samples, "metrics": METRICS, "protocols": PROTOCOLS, "models": MODELS}
-    sm = SimpleNamespace(
-        input=io.Namedlist(fromdict=inputs),
-        output=io.Namedlist(fromdict=outputs),
-        params=io.Namedlist(fromdict=params),
-        log=io.Namedlist(fromdict={"log": str(tmp_path / "figures.log")}),
-    )
-    runpy.run_path(str(REPO / "scripts" / "figures.py"), init_globals={"snakemake": sm})
+    params = {"metrics": METRICS, "protocols": PROTOCOLS, "models": MODELS}
+    run_script("figures.py", tmp_path, inputs, outputs, params)
     for path in outputs.values():
         assert Path(path).stat().st_size > 2000, path
     assert Path(outputs["noc_bars_svg"]).read_text().lstrip().startswith("<?xml")
+
+
+def _dedup_tables(root, not_selected=()):
+    """One dedup table per species in which every image is its own group, selected unless
+    listed in ``not_selected`` ((class, image) pairs)."""
+    paths = []
+    for cls in SPECIES:
+        rows = []
+        for g, image in enumerate(["00001", "00021"], 1):
+            r = dict.fromkeys(dedup.COLUMNS, "")
+            r.update(
+                {"class": cls, "image": image, "image_path": f"{image}.png", "group": g}
+                | {"representative": image, "rotation_fill": 0, "variant": 0, "status": "ok"}
+                | {"selected": int((cls, image) not in not_selected), "index_pick": 0}
+            )
+            rows.append(r)
+        path = root / "dedup" / f"{slug(cls)}.tsv"
+        dedup.write_table(pd.DataFrame(rows, columns=list(dedup.COLUMNS)), path)
+        paths.append(str(path))
+    return paths
+
+
+def test_example_figures_script_draws_the_panels_from_the_per_image_tsvs(written, tmp_path):
+    root, per_image, built, settings, samples, npzs, _ = written
+    tsvs = [str(p.with_suffix(".tsv")) for p in npzs]
+    inputs = {"rows": tsvs, "dedup": _dedup_tables(tmp_path), "traces": [str(p) for p in npzs]}
+    examples = [name for name, kind in figures.FIGURES.items() if kind == "image"]
+    outputs = {name: str(tmp_path / "fig" / f"{name}.png") for name in examples}
+    params = {"dataset": "fish", "samples": samples}
+    params |= {"metrics": METRICS, "protocols": PROTOCOLS, "models": MODELS}
+    run_script("example_figures.py", tmp_path, inputs, outputs, params)
+    for name, path in outputs.items():
+        # the same pixels as from the rows aggregate builds (the module fixture's figures)
+        assert Path(path).read_bytes() == (root / "figures" / f"{name}.png").read_bytes(), name
+
+
+def test_example_figures_leave_out_the_images_dedup_did_not_select(written, tmp_path):
+    _, per_image, built, settings, samples, npzs, _ = written
+    tsvs = [str(p.with_suffix(".tsv")) for p in npzs]
+    dropped = (SPECIES[0], "00001")
+    rows, _ = tables.read_marked_rows(tsvs, "fish", _dedup_tables(tmp_path, [dropped]))
+    shown = figures.build_grid_rows(
+        tables.with_methods(tables.selected_rows(rows)), settings, samples, npzs
+    )
+    assert len(shown) == len(SPECIES)
+    assert all(r.label.split("\n")[:2] != list(dropped) for r in shown)
+    assert any(r.label.split("\n")[:2] == [SPECIES[0], "00021"] for r in shown)
+
+
+def test_a_figure_of_the_other_kind_is_refused():
+    assert figures.declared_outputs([("noc_bars", "n.png"), ("noc_bars_svg", "n.svg")], "plot") == {
+        "noc_bars": ["n.png", "n.svg"]
+    }
+    with pytest.raises(ValueError, match="unknown plot figure output 'grid'"):
+        figures.declared_outputs([("grid", "g.png")], "plot")
+    with pytest.raises(ValueError, match="unknown image figure output 'noc_bars'"):
+        figures.declared_outputs([("noc_bars", "n.png")], "image")

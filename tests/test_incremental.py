@@ -26,7 +26,16 @@ from PIL import Image
 pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("workflow")]
 
 MODEL_RULES = {"run_grabcut", "run_sam_tiny", "run_ritm_tiny"}
-CHEAP = {"aggregate", "figures", "summary", "dedup_summary", "dedup", "provenance", "all"}
+CHEAP = {
+    "aggregate",
+    "figures",
+    "example_figures",
+    "summary",
+    "dedup_summary",
+    "dedup",
+    "provenance",
+    "all",
+}
 
 
 def selected(workdir):

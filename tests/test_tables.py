@@ -9,13 +9,12 @@ stopped early at 0.90); SAM gets the first click with 3 candidate masks, re-scor
 from __future__ import annotations
 
 import math
-import runpy
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import run_script
 
 from clickbench import dedup, tables
 
@@ -501,21 +500,6 @@ def test_per_image_round_trip(tmp_path, per_image):
 REPO = Path(__file__).resolve().parents[1]
 
 
-def run_script(name, tmp_path, inputs, outputs, params):
-    """Run ``scripts/<name>`` as Snakemake's ``script:`` directive does (a ``snakemake``
-    global with input/output/params/log)."""
-    io = pytest.importorskip("snakemake.iocontainers")
-    sm = SimpleNamespace(
-        input=io.Namedlist(fromdict=inputs),
-        output=io.Namedlist(fromdict=outputs),
-        params=io.Namedlist(fromdict=params),
-        log=io.Namedlist(fromdict={"log": str(tmp_path / f"{name}.log")}),
-    )
-    runpy.run_path(
-        str(REPO / "scripts" / name), init_globals={"snakemake": sm}, run_name="__main__"
-    )
-
-
 def test_aggregate_and_summary_scripts(tmp_path):
     paths = [str(p) for p in write_per_image(tmp_path, study_rows())]
     out = {"per_image": str(tmp_path / "tables" / "per_image.tsv")}
@@ -702,6 +686,11 @@ def test_aggregate_and_summary_scripts_with_dedup_tables(tmp_path):
     params = {"dataset": "fish", "metrics": METRICS, "protocols": PROTOCOLS, "models": MODELS}
     run_script("aggregate.py", tmp_path, {"rows": paths, "dedup": dedup_paths}, out, params)
     per_image = tables.load_per_image(out["per_image"])
+    # example_figures reads the per-image TSVs as aggregate does instead of waiting for it
+    marked, flags = tables.read_marked_rows(paths, "fish", dedup_paths)
+    assert len(flags) == len(DEDUP)
+    pd.testing.assert_frame_equal(marked, per_image, check_exact=False, rtol=1e-5)
+    assert (marked["selected"] == 0).any()  # the index-only images are there, not selected
     assert list(per_image.columns[:5]) == ["dataset", "class", "image", "selected", "index_pick"]
     assert set(per_image.loc[per_image["selected"] == 0, "image"]) == {"00005", "00009"}
     d = tables.read_table(out["describe"])

@@ -20,7 +20,7 @@ images (:func:`grid_choices`, :func:`ambiguity_choices`) is separate from drawin
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -628,6 +628,20 @@ FIGURES = {
 }
 
 
+def declared_outputs(items: Iterable[tuple[str, str]], kind: str) -> dict[str, list[str]]:
+    """A figures job's declared outputs, (output name, path) pairs where ``<name>_svg`` names
+    an SVG copy, grouped by figure name; a name that is not a figure of ``kind`` ("plot" or
+    "image", :data:`FIGURES`) is an error."""
+    outputs: dict[str, list[str]] = {}
+    for name, path in items:
+        base = name[: -len("_svg")] if name.endswith("_svg") else name
+        if FIGURES.get(base) != kind:
+            known = ", ".join(f for f, k in FIGURES.items() if k == kind)
+            raise ValueError(f"unknown {kind} figure output {name!r}; known: {known}")
+        outputs.setdefault(base, []).append(path)
+    return outputs
+
+
 def write_all(
     rows: pd.DataFrame,
     tables_: Mapping[str, pd.DataFrame],
@@ -663,6 +677,7 @@ __all__ = [
     "ambiguity_choices",
     "build_ambiguity_rows",
     "build_grid_rows",
+    "declared_outputs",
     "empty_figure",
     "grid",
     "grid_choices",

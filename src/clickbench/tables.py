@@ -277,6 +277,23 @@ def selected_rows(rows: pd.DataFrame) -> pd.DataFrame:
     return keep.drop(columns=SELECTION_COLUMNS, errors="ignore").reset_index(drop=True)
 
 
+def read_marked_rows(
+    row_paths: Iterable[str | Path], dataset: str, dedup_paths: Iterable[str | Path] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The per-image TSVs as ``per_image`` rows marked with dedup's selection, and the
+    :func:`selection_flags` used (None without dedup tables: then every row is selected).
+
+    What ``aggregate`` writes to ``tables/per_image.tsv``; ``example_figures`` reads the
+    per-image TSVs through it too, so that it need not wait for ``aggregate``."""
+    rows = read_rows(row_paths, dataset)
+    flags = None
+    if dedup_paths is not None:
+        from clickbench import dedup  # the dedup tables' reader (and its imports) only here
+
+        flags = selection_flags(dedup.read_table(p) for p in dedup_paths)
+    return mark_selection(rows, flags), flags
+
+
 def format_table(df: pd.DataFrame) -> str:
     """The TSV text of ``df``: ``%.6g`` floats, ``NA`` for missing values, ``\\n`` line ends."""
     return df.to_csv(sep="\t", index=False, float_format="%.6g", na_rep="NA", lineterminator="\n")
@@ -904,6 +921,7 @@ __all__ = [
     "load_per_image",
     "mark_selection",
     "paired",
+    "read_marked_rows",
     "read_rows",
     "read_table",
     "selected_rows",
