@@ -14,6 +14,7 @@ os.environ.update(
 )
 
 from clickbench import config as cbconfig
+from clickbench.archives import download_refusal
 from clickbench import datasets as cbdatasets
 from clickbench.errors import BadInputError
 from clickbench.models.registry import HEAVY_TYPES
@@ -51,12 +52,24 @@ def _planned_demo_samples():
     return sorted(samples, key=lambda s: (s.cls, s.image_id))
 
 
-#: the dataset is absent but has a URL: this run downloads it (rule download_dataset) and
-#: the next run evaluates it, since the images to fan out over are only known then
-NEED_DOWNLOAD = DEMO is None and not Path(DATASET["root"]).exists() and "url" in DATASET
+#: the dataset's URL can be fetched by the workflow (rule download_dataset); a Kaggle page
+#: cannot (it needs an account): for those the error below says how to get the data
+CAN_DOWNLOAD = (
+    "url" in DATASET and download_refusal(DATASET["url"], DATASET["root"]) is None
+)
+#: the dataset is absent but downloadable: this run downloads it and the next run evaluates
+#: it, since the images to fan out over are only known then
+NEED_DOWNLOAD = DEMO is None and not Path(DATASET["root"]).exists() and CAN_DOWNLOAD
+
+
+#: why the configured dataset cannot be evaluated (absent, not downloadable), or None. It is
+#: raised when the evaluation is asked for (rule all), not at start-up, so that
+#: `fetch_checkpoints` works before the data is there.
+DATASET_MISSING = None
 
 
 def _discover():
+    global DATASET_MISSING
     # the demo generator writes its manifest last: until it exists (not generated yet, or
     # being generated while a cluster job re-reads this file) the planned names are the truth
     manifest = Path(DATASET["root"]).parent / "manifest.tsv"
@@ -70,10 +83,13 @@ def _discover():
         )
         return []
     if not Path(DATASET["root"]).exists():
-        raise WorkflowError(
-            f"dataset.root {DATASET['root']!r} does not exist; see config/README.md for how "
-            f"to download the {LAYOUT} dataset"
+        how = (
+            f"it {download_refusal(DATASET['url'], DATASET['root'])}"
+            if "url" in DATASET
+            else f"see config/README.md for how to get the {LAYOUT} dataset"
         )
+        DATASET_MISSING = f"dataset.root {DATASET['root']!r} does not exist; {how}"
+        return []
     try:
         return cbdatasets.discover(DATASET)
     except BadInputError as err:
@@ -86,10 +102,26 @@ SLUG = {c: cbdatasets.slug(c) for c in CLASSES}
 CLASS_OF_SLUG = {v: k for k, v in SLUG.items()}
 BY_SLUG = {SLUG[c]: [s for s in SAMPLES if s.cls == c] for c in CLASSES}
 SAMPLE = {(SLUG[s.cls], s.image_id): s for s in SAMPLES}
-if not SAMPLES and not NEED_DOWNLOAD:
+if not SAMPLES and not NEED_DOWNLOAD and DATASET_MISSING is None:
     raise WorkflowError(
         f"dataset.root {DATASET['root']!r}: no images found for layout {LAYOUT!r}"
     )
+
+
+def evaluation_targets(wildcards):
+    """What `snakemake` with no target builds: the dataset's download when that is all this
+    run can do, else every table, figure and the summary."""
+    if DATASET_MISSING is not None:
+        raise WorkflowError(DATASET_MISSING)
+    if NEED_DOWNLOAD:
+        return [DATASET["root"]]
+    stages = (
+        rules.dedup_summary,
+        rules.aggregate,
+        rules.figures,
+        rules.example_figures,
+    )
+    return [path for stage in (*stages, rules.summary) for path in stage.output]
 
 
 wildcard_constraints:

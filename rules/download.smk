@@ -1,6 +1,6 @@
 """Benchmark datasets from their authors' URL (config `dataset.url`, optional `sha256`)."""
 
-if DEMO is None and "url" in DATASET:
+if DEMO is None and CAN_DOWNLOAD:
 
     rule download_dataset:
         output:

@@ -20,6 +20,17 @@ KAGGLE_HINT = (
 )
 
 
+def download_refusal(url: str, root: str | Path) -> str | None:
+    """Why the dataset at ``url`` cannot be fetched by the workflow, or ``None`` if it can.
+
+    Kaggle pages need an account and an API token; the workflow says how to get them instead
+    of planning a download that would fetch a web page.
+    """
+    if "kaggle.com" in url:
+        return f"cannot be downloaded automatically. {KAGGLE_HINT.format(parent=Path(root).parent)}"
+    return None
+
+
 def fetch_dataset(url: str, root: str | Path, sha256: str | None = None) -> Path:
     """Download the zip at ``url`` and unpack it so that ``root`` exists.
 
@@ -28,10 +39,9 @@ def fetch_dataset(url: str, root: str | Path, sha256: str | None = None) -> Path
     into place, so ``root`` never holds a half-unpacked dataset.
     """
     root = Path(root)
-    if "kaggle.com" in url:
-        raise BadInputError(
-            root, f"cannot be downloaded automatically. {KAGGLE_HINT.format(parent=root.parent)}"
-        )
+    refusal = download_refusal(url, root)
+    if refusal is not None:
+        raise BadInputError(root, refusal)
     root.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=root.parent, prefix=f".{root.name}.") as tmp:
         archive = Path(tmp) / "archive.zip"
