@@ -1,13 +1,14 @@
 # The two commands of the README:
 #   make demo   install into .venv, then run the workflow on the embedded demo dataset
 #   make test   install into .venv, then run the test suite
+#   make test-fast   the edit-test loop: every test that runs no workflow (under 2 minutes)
 PYTHON ?= python3
 VENV ?= .venv
 CORES ?= 2
 BIN := $(VENV)/bin
 TORCH ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: demo test lint install report clean
+.PHONY: demo test test-fast lint install report clean
 
 install: $(VENV)/.installed
 
@@ -24,6 +25,9 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest -n $(CORES) --dist loadgroup -ra
+
+test-fast: install
+	$(BIN)/python -m pytest -n $(CORES) -m "not workflow and not slurm" -q
 
 lint: install
 	$(BIN)/ruff check .

@@ -7,7 +7,7 @@ snakemake --profile profiles/slurm --configfile config/fish.yaml
 
 from snakemake.utils import min_version
 
-min_version("8.0")
+min_version("9.0")  # pyproject.toml pins snakemake>=9,<10
 
 
 # The embedded demo runs only when no config file is given: a `--configfile FILE` (or a

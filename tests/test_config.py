@@ -70,6 +70,7 @@ def test_load_names_the_file(tmp_path):
         load(bad)
 
 
+@pytest.mark.workflow
 def test_workflow_stops_at_startup_naming_the_key(tmp_path):
     cfg = copy.deepcopy(TEST_CONFIG)
     cfg["dedup"]["methods"] = "phash"

@@ -153,11 +153,17 @@ def test_sigkill_mid_model_rule_then_restart_gives_identical_tables(demo_run, tm
         cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
     logs = tmp_path / "results" / "demo" / "logs" / "runs" / "sam_tiny"
+
+    def inside_the_model_rule() -> bool:
+        # the sentinel: a SAM job has built its model and encoded its image (the runner logs
+        # "set_image: ..." then), so it is in its click loop, outputs not yet written
+        return logs.exists() and any("set_image:" in p.read_text() for p in logs.rglob("*.log"))
+
     deadline = time.monotonic() + 600
-    while time.monotonic() < deadline and not (logs.exists() and any(logs.rglob("*.log"))):
-        assert proc.poll() is None, "the run finished before a SAM job started"
-        time.sleep(0.2)
-    time.sleep(1.0)  # inside the model rule
+    while time.monotonic() < deadline and not inside_the_model_rule():
+        assert proc.poll() is None, "the run finished before a SAM job encoded its image"
+        time.sleep(0.05)
+    assert inside_the_model_rule(), "no SAM job started within 600 s"
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     # a killed Snakemake leaves its lock behind: the documented restart is --unlock, then run

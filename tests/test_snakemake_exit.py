@@ -6,6 +6,7 @@ import subprocess
 import threading
 from types import SimpleNamespace
 
+import pytest
 from conftest import TEST_CONFIG, snakemake_command, write_config
 from snakemake.scheduling.job_scheduler import JobScheduler
 
@@ -41,6 +42,7 @@ def test_leaves_other_timers_alone():
         other.cancel()
 
 
+@pytest.mark.workflow
 def test_a_run_ends_with_its_last_job_even_with_an_hour_long_rescheduling_timespan(tmp_path):
     """With a 1 h job-rate timespan Snakemake's timer would keep the process alive for an
     hour after the last job; the workflow's onsuccess handler cancels it."""

@@ -35,27 +35,32 @@ BENCHMARK_LAYOUTS = {"berkeley.yaml", "davis.yaml", "coco_mval.yaml", "grabcut.y
 
 
 def documented_commands() -> set[str]:
-    """Every Snakemake command line the user documents show: lines of fenced code blocks
-    and inline code spans that start with ``snakemake`` or ``.venv/bin/snakemake``."""
+    """Every command line the user documents show: lines of fenced code blocks and inline
+    code spans that start with ``snakemake``, ``.venv/bin/snakemake`` or ``make``."""
     found = set()
     for doc in DOCS:
         text = (REPO / doc).read_text()
         for block in re.findall(r"```[a-z]*\n(.*?)```", text, re.S):
             for line in block.splitlines():
                 line = line.split("  #")[0].strip()
-                if re.match(r"(\.venv/bin/)?snakemake\s", line):
+                if re.match(r"(\.venv/bin/)?snakemake\s|make \w", line):
                     found.add(line)
         for span in re.findall(r"`([^`]+)`", re.sub(r"```.*?```", "", text, flags=re.S)):
             span = " ".join(span.split())
-            if re.match(r"(\.venv/bin/)?snakemake\s", span):
+            if re.match(r"(\.venv/bin/)?snakemake\s|make [\w-]+$", span):
                 found.add(span)
     return found
 
 
 #: each documented command, and the test below that runs it exactly as typed
 COVERED = {
+    "make demo": "test_make_demo",
+    "make test": "CI: .ci/run runs it, and it runs this file",
+    "make test-fast": "test_make_test_fast_selects_no_workflow_test",
+    "make lint": "test_unlock_and_lint",
     ".venv/bin/snakemake --cores 2": "test_demo_command",
     "snakemake --cores 8": "test_demo_command",
+    "snakemake --cores 2": "test_demo_command",
     ".venv/bin/snakemake --cores 1 fetch_checkpoints --configfile config/fish.yaml": (
         "test_fetch_checkpoints_needs_no_dataset"
     ),
@@ -103,6 +108,9 @@ def _copy_tree(dst: Path) -> Path:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, target)
     (dst / ".venv").symlink_to(Path(sys.prefix))
+    # the venv is installed: keep make from reinstalling it (from this copy) into the
+    # interpreter running the tests, as it would if pyproject.toml looked newer
+    os.utime(dst / "pyproject.toml", (0, 0))
     return dst
 
 
@@ -216,9 +224,28 @@ def run_dedup(clone: Path, configfile: str) -> None:
 
 
 # ------------------------------------------------------------------ the demo
+@pytest.mark.xdist_group("make_demo")
+def test_make_demo(clone):
+    """README's first command, from the root of a clone: the whole demo, its report, and a
+    second run with nothing to do."""
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    proc = ok(run("make demo", clone, timeout=1200))
+    res = clone / "results" / "demo"
+    demo = shipped("config.yaml")
+    for name in ("summary.md", "report.html", "tables/noc.tsv", "figures/grid.png"):
+        assert (res / name).is_file(), name
+    noc = (res / "tables" / "noc.tsv").read_text()
+    for model in ("grabcut", "random_walker", "sam_tiny", "ritm_tiny"):
+        assert f"\t{model}\t" in noc or f"{model}\t" in noc, model
+    assert f"{demo['dataset']['root']}" in (res / "provenance.yaml").read_text()
+    again = ok(run(".venv/bin/snakemake -n", clone))
+    assert "Nothing to be done" in again.stdout + again.stderr, proc.stdout[-2000:]
+
+
 def test_demo_command(clone):
     """Without a config file the demo config is the run: its generator, its models."""
-    for command in (".venv/bin/snakemake --cores 2", "snakemake --cores 8"):
+    for command in (".venv/bin/snakemake --cores 2", "snakemake --cores 2", "snakemake --cores 8"):
         proc = ok(run(f"{command} -n", clone))
         assert "demo_dataset" in proc.stdout
     rows = plan(".venv/bin/snakemake --cores 2", clone)
@@ -358,6 +385,26 @@ def test_conda_command(clone):
 def test_unlock_and_lint(clone):
     ok(run("snakemake --unlock", clone))
     ok(run("snakemake --lint", clone))
+    if shutil.which("make"):
+        ok(run("make lint", clone))
+
+
+def test_make_test_fast_selects_no_workflow_test(clone):
+    """`make test-fast` is the edit-test loop: it deselects every workflow and SLURM test
+    (each test that starts Snakemake is marked `workflow`: tests/conftest.py's helpers)."""
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    recipe = ok(run("make -n test-fast", clone)).stdout
+    assert '-m "not workflow and not slurm"' in recipe
+    selected = ok(
+        run(
+            ".venv/bin/python -m pytest --collect-only -q -p no:cacheprovider "
+            '-m "not workflow and not slurm"',
+            clone,
+        )
+    ).stdout
+    assert "test_user_path.py" not in selected and "test_workflow.py" not in selected
+    assert "test_clicks.py" in selected
 
 
 # ------------------------------------------------------------------ other config files
