@@ -215,6 +215,17 @@ def test_config_class_outside_ritm_models_is_refused(ckpt, tmp_path, cls):
     assert str(path) in str(err.value) and repr(cls) in str(err.value)
 
 
+def test_a_refused_config_class_is_not_even_imported(ckpt, tmp_path):
+    import sys
+
+    state = _state(ckpt)
+    state["config"]["class"] = "this.Model"  # importing `this` would print the Zen of Python
+    assert "this" not in sys.modules
+    with pytest.raises(BadInputError, match="'this.Model' is not a RITM model"):
+        registry.build(spec(_save(tmp_path, state)))
+    assert "this" not in sys.modules
+
+
 def test_class_valued_parameter_outside_torch_nn_is_refused(ckpt, tmp_path):
     state = _state(ckpt)
     state["config"]["params"]["norm_layer"]["value"] = "subprocess.Popen"

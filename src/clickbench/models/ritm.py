@@ -14,7 +14,7 @@ Checkpoints as RITM publishes them: ``{"state_dict", "config"}`` saved by RITM's
 whose config names the model class under RITM's own package, e.g.
 ``isegm.model.is_hrnet_model.HRNetModel``. The PyPI port ``ritm-annotation`` holds the same
 classes under ``ritm_annotation.`` (same parameters, same state-dict keys and shapes: checked
-for HRNet18s/18/32 against RITM's code). :func:`model_class` maps ``isegm.`` to
+for HRNet18s/18/32 against RITM's code). :func:`checked_config` maps ``isegm.`` to
 ``ritm_annotation.`` and accepts only ritm-annotation's model classes (subclasses of
 ``ISModel``) and torch/ritm-annotation classes as class-valued parameters: the config is
 data, it must not name arbitrary code to run. The file is read with ``weights_only=True``
@@ -69,6 +69,7 @@ def _to_pypi(class_path: str) -> str:
 
 
 def _resolve(class_path: str):
+    """The object ``class_path`` names, or None (only called on allowed prefixes)."""
     module, _, name = class_path.rpartition(".")
     try:
         return getattr(importlib.import_module(module), name)
@@ -76,7 +77,7 @@ def _resolve(class_path: str):
         return None
 
 
-def model_class(path: str | Path, config: dict) -> dict:
+def checked_config(path: str | Path, config: dict) -> dict:
     """A RITM checkpoint's ``config`` with class paths mapped to ritm-annotation and checked.
 
     ``isegm.X`` becomes ``ritm_annotation.X``; the model class must be one of
@@ -87,12 +88,9 @@ def model_class(path: str | Path, config: dict) -> dict:
     if not isinstance(config, dict) or not isinstance(config.get("class"), str):
         raise BadInputError(path, "RITM config has no model `class`")
     name = config["class"]
-    cls = _resolve(_to_pypi(name))
-    if not (
-        _to_pypi(name).startswith(f"{PYPI_PACKAGE}.model.")
-        and inspect.isclass(cls)
-        and issubclass(cls, ISModel)
-    ):
+    mapped = _to_pypi(name)
+    cls = _resolve(mapped) if mapped.startswith(f"{PYPI_PACKAGE}.model.") else None
+    if not (inspect.isclass(cls) and issubclass(cls, ISModel)):
         raise BadInputError(
             path,
             f"config class {name!r} is not a RITM model that ritm-annotation provides "
@@ -111,7 +109,7 @@ def model_class(path: str | Path, config: dict) -> dict:
                 )
             param["value"] = value
         params[pname] = param
-    return {"class": _to_pypi(name), "params": params}
+    return {"class": mapped, "params": params}
 
 
 def read_checkpoint(path: str | Path, sha256: str | None = None) -> tuple[dict, str]:
@@ -135,11 +133,11 @@ def load_ritm(
 ) -> tuple[torch.nn.Module, str]:
     """Verify and load a RITM model, frozen, in eval mode; return it and the file's SHA-256.
 
-    As RITM's ``load_is_model``, except that the class paths are checked (:func:`model_class`)
+    As RITM's ``load_is_model``, except that the class paths are checked (:func:`checked_config`)
     and the weights loaded strictly (a missing or unexpected key fails, naming it).
     """
     state, digest = read_checkpoint(path, sha256)
-    config = model_class(path, state["config"])
+    config = checked_config(path, state["config"])
     try:
         net = load_model(config)
     except Exception as err:  # noqa: BLE001
@@ -290,7 +288,7 @@ __all__ = [
     "build",
     "load_ritm",
     "make_predictor",
-    "model_class",
+    "checked_config",
     "read_checkpoint",
     "ritm_click",
 ]
