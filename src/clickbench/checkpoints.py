@@ -1,4 +1,5 @@
-"""Model checkpoints: SHA-256 verification before every load, and verified downloads.
+"""Model checkpoints: SHA-256 verification before every load, the loading discipline of every
+model family, and verified downloads.
 
 A checkpoint is verified against the SHA-256 its config block gives (``checkpoint.sha256``)
 before it is loaded. Hashing vit_h's 2.5 GB on every job would cost seconds, so the hash
@@ -18,9 +19,10 @@ Loading discipline, the same for every model family (:func:`read_torch`, :func:`
   which PyTorch's restricted unpickler reads without running code. A file that needs full
   unpickling is refused, unless its SHA-256 matched a configured ``sha256`` (the user vouched
   for exactly these bytes): then it is unpickled with a warning;
-- weights are loaded with ``strict=False`` and the result checked here: any missing or
-  unexpected key fails with a :class:`BadInputError` naming the file and the keys (several
-  model packages load with ``strict=False`` and would silently run random weights).
+- the state dict's keys and shapes are compared with the model's before it is loaded
+  (strictly): any missing or unexpected key fails with a :class:`BadInputError` naming the
+  file and the keys (several model packages load with ``strict=False`` and would silently
+  run random weights; torch's own strict error names no file).
 
 Optional models whose checkpoint is absent are skipped with one warning per checkpoint
 (:func:`absent_optional`). Generating tiny test checkpoints is not this module's job: the
