@@ -61,7 +61,7 @@ sys.path[:0] = [str(REPO / "src"), str(REPO / "tests")]
 from conftest import snakemake_command  # noqa: E402
 
 from clickbench.models.base import InteractiveModel  # noqa: E402
-from clickbench.models.ritm import RitmModel, make_predictor  # noqa: E402
+from clickbench.models.ritm import DEFAULTS, RitmModel, make_predictor  # noqa: E402
 from clickbench.models.sam import SamModel  # noqa: E402
 from clickbench.models.tiny import TINY_RITM, calibrate_ritm, make_tiny_model  # noqa: E402
 from clickbench.protocols import run_loop  # noqa: E402
@@ -185,7 +185,9 @@ def bench_sam(sam, name: str, data, clicks: int, encode: bool = True) -> dict:
 def bench_ritm(net, data, clicks: int) -> dict:
     out = {}
     for mode in ("f-BRS-B", "NoBRS"):
-        m = Timed(RitmModel(net, make_predictor(net, mode, "cpu"), prob_thresh=0.49))
+        m = Timed(
+            RitmModel(net, make_predictor(net, mode, "cpu"), prob_thresh=DEFAULTS["prob_thresh"])
+        )
         for image, gt in data:
             m.set_image(image)
             run_loop(m, gt, None, strategy="max_score", max_clicks=clicks)
@@ -421,10 +423,12 @@ def build_split(spec: dict, env: dict) -> dict:
     job does before its first log line (Snakemake's script preamble, clickbench)."""
     ck = spec["checkpoint"]
     if spec["type"] == "sam":
-        load = f"M.load_sam({spec['variant']!r}, {ck['path']!r}, 'cpu')"
+        load = (
+            f"M.load_sam({spec['variant']!r}, {ck['path']!r}, 'cpu', sha256={ck.get('sha256')!r})"
+        )
     else:
         load = (
-            f"net = M.load_ritm({ck['path']!r}, 'cpu', trusted=True); "
+            f"net, _ = M.load_ritm({ck['path']!r}, 'cpu', sha256={ck.get('sha256')!r}); "
             f"M.make_predictor(net, {spec.get('brs_mode', 'f-BRS-B')!r}, 'cpu')"
         )
     code = _BUILD_SPLIT.format(kind=spec["type"], path=ck["path"], sha=ck.get("sha256"), load=load)

@@ -17,7 +17,9 @@ from clickbench import config as cbconfig
 from clickbench.archives import download_refusal
 from clickbench import datasets as cbdatasets
 from clickbench.errors import BadInputError
+from clickbench.checkpoints import absent_optional
 from clickbench.models.registry import HEAVY_TYPES
+from clickbench.models.registry import mem_mb as model_mem_mb
 from clickbench.snakemake_exit import cancel_rescheduling_timers
 
 try:
@@ -131,28 +133,13 @@ wildcard_constraints:
 
 
 # ---------------------------------------------------------------- models
-def _checkpoint_available(spec):
-    ckpt = spec.get("checkpoint")
-    return ckpt is None or "generate" in ckpt or Path(ckpt["path"]).exists()
-
-
 def _active_models():
-    active, skipped = {}, []
-    for name, spec in config["models"].items():
-        if spec.get("optional") and not _checkpoint_available(spec):
-            skipped.append(name)
-            ckpt = spec["checkpoint"]
-            how = (
-                f"run `snakemake --cores 1 fetch_checkpoints` to download it from {ckpt['url']}"
-                if "url" in ckpt
-                else "place the checkpoint file there"
-            )
-            print(
-                f"clickbench: model {name!r} skipped: checkpoint {ckpt['path']} is absent; {how}",
-                file=sys.stderr,
-            )
-        else:
-            active[name] = spec
+    """Configured models minus the optional ones whose checkpoint is absent (one warning
+    per absent checkpoint file)."""
+    skipped, warnings = absent_optional(config["models"])
+    for line in warnings:
+        print(line, file=sys.stderr)
+    active = {n: s for n, s in config["models"].items() if n not in skipped}
     return active, skipped
 
 
@@ -254,14 +241,7 @@ NATIVE_ROOT = DATASET["root"] if LAYOUT == "fish" else None
 
 
 def mem_mb(model):
-    spec = MODELS[model]
-    if spec["type"] == "sam":
-        return {"vit_h": 16000, "vit_l": 12000, "vit_b": 8000}.get(
-            spec.get("variant"), 2000
-        )
-    if spec["type"] == "ritm":
-        return 6000
-    return 1000
+    return model_mem_mb(MODELS[model])
 
 
 def runtime_min(model):

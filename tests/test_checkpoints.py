@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import os
 import re
@@ -197,7 +198,13 @@ def test_tiny_checkpoints_are_the_real_formats_and_load_weights_only(tiny_files)
     assert "mask_decoder.iou_prediction_head.layers.0.weight" in sam
     ritm = torch.load(tiny_files["ritm"], weights_only=True)
     assert set(ritm) == {"config", "state_dict"}
-    assert ritm["config"]["class"].endswith("is_hrnet_model.HRNetModel")
+    # as RITM's released files (coco_lvis_h18s_itermask.pth) spell it: RITM's package `isegm`
+    assert ritm["config"]["class"] == "isegm.model.is_hrnet_model.HRNetModel"
+    assert ritm["config"]["params"]["norm_layer"] == {
+        "type": "class",
+        "value": "torch.nn.modules.batchnorm.BatchNorm2d",
+        "specified": False,
+    }
     assert ritm["config"]["params"]["small"]["value"] is True
     # RITM's own loader reads the file too
     from ritm_annotation.inference.utils import load_is_model
@@ -224,7 +231,87 @@ def test_ritm_checkpoint_needing_full_unpickling_is_refused_unless_trusted(tiny_
 
     with pytest.raises(BadInputError, match="weights_only"):
         read_checkpoint(path)
-    assert read_checkpoint(path, trusted=True)["config"]["extra"].a == 1
+    trusted, digest = read_checkpoint(path, checkpoints.sha256sum(path))
+    assert trusted["config"]["extra"].a == 1 and digest == checkpoints.sha256sum(path)
+
+
+# ---------------------------------------------------------------- loading discipline
+@pytest.mark.parametrize("kind", ["sam", "ritm"])
+@pytest.mark.parametrize("zipfile", [True, False], ids=["zip", "legacy"])
+def test_real_formats_load_weights_only_without_fallback(
+    tiny_files, tmp_path, kind, zipfile, caplog
+):
+    """Both families' formats are read by torch's restricted unpickler, also in the pre-1.6
+    (non-zip) serialization some released files still use: no full unpickling is needed."""
+    obj = torch.load(tiny_files[kind], weights_only=True)
+    path = tmp_path / f"{kind}.pth"
+    torch.save(obj, path, _use_new_zipfile_serialization=zipfile)
+    loaded, digest = checkpoints.read_torch(path, checkpoints.sha256sum(path))
+    assert digest == checkpoints.sha256sum(path)
+    assert "full unpickling" not in caplog.text
+    registry.build(_spec(kind, path, digest))
+
+
+@pytest.mark.parametrize("kind", ["sam", "ritm"])
+def test_sha256_is_verified_before_torch_reads_the_file(tiny_files, tmp_path, kind, monkeypatch):
+    path = copy(tiny_files[kind], tmp_path / f"{kind}.pth")
+    reads = []
+    real = torch.load
+    monkeypatch.setattr(torch, "load", lambda *a, **k: reads.append(a[0]) or real(*a, **k))
+    with pytest.raises(BadInputError, match="SHA-256 mismatch"):
+        registry.build(_spec(kind, path, "0" * 64))
+    assert reads == []
+    registry.build(_spec(kind, path, checkpoints.sha256sum(path)))
+    assert reads == [str(path)]
+
+
+def test_checkpoints_module_does_not_import_test_models():
+    """Test-model generation lives in models.tiny, called by the checkpoint rule's script;
+    the production checkpoint code does not import it (nor any model module)."""
+    tree = ast.parse((REPO / "src" / "clickbench" / "checkpoints.py").read_text())
+    imported = {
+        n.module if isinstance(n, ast.ImportFrom) else a.name
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Import | ast.ImportFrom)
+        for a in n.names
+    }
+    assert not {m for m in imported if m and m.startswith("clickbench.models")}, imported
+    with pytest.raises(BadInputError, match="no `url`"):
+        checkpoints.provide({"path": str(REPO / "absent.pth"), "generate": "tiny"})
+
+
+# ---------------------------------------------------------------- optional checkpoints
+def test_one_warning_per_absent_optional_checkpoint(tmp_path):
+    present = tmp_path / "present.pth"
+    present.write_bytes(b"x")
+    absent = str(tmp_path / "absent.pth")
+    models = {
+        "a": {
+            "type": "sam",
+            "optional": True,
+            "checkpoint": {"path": absent, "url": "https://x/y"},
+        },
+        "b": {
+            "type": "sam",
+            "optional": True,
+            "checkpoint": {"path": absent, "url": "https://x/y"},
+        },
+        "c": {"type": "ritm", "optional": True, "checkpoint": {"path": str(tmp_path / "c.pth")}},
+        "required": {"type": "ritm", "checkpoint": {"path": str(tmp_path / "r.pth")}},
+        "here": {"type": "sam", "optional": True, "checkpoint": {"path": str(present)}},
+        "gen": {
+            "type": "sam",
+            "optional": True,
+            "checkpoint": {"path": absent + "2", "generate": "tiny"},
+        },
+        "grabcut": {"type": "grabcut", "optional": True},
+    }
+    skipped, warnings = checkpoints.absent_optional(models)
+    assert skipped == ["a", "b", "c"]
+    assert len(warnings) == 2
+    assert f"models 'a', 'b' skipped: checkpoint {absent} is absent" in warnings[0]
+    assert "fetch_checkpoints" in warnings[0] and "https://x/y" in warnings[0]
+    assert "model 'c' skipped" in warnings[1] and "place the checkpoint file there" in warnings[1]
 
 
 # ---------------------------------------------------------------- downloads
@@ -251,7 +338,7 @@ def test_provide_redownloads_a_corrupted_file(tiny_files, tmp_path):
     dst = copy(src, tmp_path / "r.pth")
     flip_byte(dst)
     spec = {"path": str(dst), "url": src.as_uri(), "sha256": good}
-    assert checkpoints.provide(spec, "ritm") == good
+    assert checkpoints.provide(spec) == good
     assert dst.read_bytes() == src.read_bytes()
 
 

@@ -12,6 +12,7 @@ from ritm_annotation.inference.predictors import BasePredictor
 from ritm_annotation.inference.predictors.brs import HRNetFeatureBRSPredictor
 
 from clickbench.clicks import Click
+from clickbench.errors import BadInputError
 from clickbench.models import registry
 from clickbench.models.ritm import RitmModel, make_predictor
 from clickbench.models.tiny import make_tiny_checkpoint
@@ -138,3 +139,115 @@ def test_threshold_applies_to_probabilities(ckpt, sample):
 def test_unknown_brs_mode_is_refused(ckpt):
     with pytest.raises(ValueError, match="brs_mode"):
         registry.build(spec(ckpt, "RGB-BRS-X"))
+
+
+# ---------------------------------------------------------------- checkpoints as RITM publishes them
+def _state(ckpt):
+    return torch.load(ckpt, weights_only=True)
+
+
+def _save(tmp_path, state, name="c.pth"):
+    path = tmp_path / name
+    torch.save(state, path)
+    return path
+
+
+def test_released_class_paths_load_and_match_the_pypi_paths(ckpt, sample, tmp_path):
+    """The tiny file names `isegm.` classes, as RITM's released .pth files; the same weights
+    under ritm-annotation's own module path give the same predictions."""
+    state = _state(ckpt)
+    assert state["config"]["class"] == "isegm.model.is_hrnet_model.HRNetModel"
+    pypi = {
+        **state,
+        "config": {**state["config"], "class": "ritm_annotation.model.is_hrnet_model.HRNetModel"},
+    }
+    image, gt = sample
+    a = our_loop(registry.build(spec(ckpt)), image, gt, 3)
+    b = our_loop(registry.build(spec(_save(tmp_path, pypi))), image, gt, 3)
+    assert type(registry.build(spec(ckpt)).net).__module__ == "ritm_annotation.model.is_hrnet_model"
+    assert a[0] == b[0]
+    np.testing.assert_array_equal(a[2], b[2])
+
+
+def test_missing_key_fails_naming_it(ckpt, tmp_path):
+    state = _state(ckpt)
+    gone = "feature_extractor.cls_head.weight"
+    del state["state_dict"][gone]
+    path = _save(tmp_path, state)
+    with pytest.raises(BadInputError) as err:
+        registry.build(spec(path))
+    msg = str(err.value)
+    assert msg.startswith(str(path)) and "1 missing key(s): " + gone in msg
+
+
+def test_unexpected_key_fails_naming_it(ckpt, tmp_path):
+    state = _state(ckpt)
+    state["state_dict"]["module.extra_head.weight"] = torch.zeros(3)
+    path = _save(tmp_path, state)
+    with pytest.raises(BadInputError, match="1 unexpected key\\(s\\): module.extra_head.weight"):
+        registry.build(spec(path))
+
+
+def test_many_mismatched_keys_are_counted(ckpt, tmp_path):
+    """A checkpoint of another architecture (HRNet18s weights for HRNet32) names the first
+    keys and the count, not a thousand lines."""
+    state = _state(ckpt)
+    state["state_dict"] = {f"x.{k}": v for k, v in state["state_dict"].items()}
+    n = len(state["state_dict"])
+    with pytest.raises(BadInputError, match=f"{n} missing key.*\\({n} in all\\)"):
+        registry.build(spec(_save(tmp_path, state)))
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [
+        "isegm.model.is_plainvit_model.PlainVitModel",  # SimpleClick: not in ritm-annotation
+        "collections.OrderedDict",  # not a model at all
+        "os.system",  # the config is data: it must not name code to run
+    ],
+)
+def test_config_class_outside_ritm_models_is_refused(ckpt, tmp_path, cls):
+    state = _state(ckpt)
+    state["config"]["class"] = cls
+    path = _save(tmp_path, state)
+    with pytest.raises(BadInputError) as err:
+        registry.build(spec(path))
+    assert str(path) in str(err.value) and repr(cls) in str(err.value)
+
+
+def test_a_refused_config_class_is_not_even_imported(ckpt, tmp_path):
+    import sys
+
+    state = _state(ckpt)
+    state["config"]["class"] = "this.Model"  # importing `this` would print the Zen of Python
+    assert "this" not in sys.modules
+    with pytest.raises(BadInputError, match="'this.Model' is not a RITM model"):
+        registry.build(spec(_save(tmp_path, state)))
+    assert "this" not in sys.modules
+
+
+def test_class_valued_parameter_outside_torch_nn_is_refused(ckpt, tmp_path):
+    state = _state(ckpt)
+    state["config"]["params"]["norm_layer"]["value"] = "subprocess.Popen"
+    with pytest.raises(BadInputError, match="'norm_layer' names class 'subprocess.Popen'"):
+        registry.build(spec(_save(tmp_path, state)))
+
+
+def test_prob_thresh_and_settings_default_from_the_schema(ckpt):
+    from clickbench import config
+    from clickbench.models.ritm import DEFAULTS
+
+    schema_block = config.load_schema()["properties"]["models"]["additionalProperties"]
+    ritm_branch = next(
+        b["then"]["properties"]
+        for b in schema_block["allOf"]
+        if b["if"]["properties"]["type"]["const"] == "ritm"
+    )
+    assert ritm_branch["prob_thresh"]["default"] == 0.49  # RITM evaluate_model.py's value
+    assert DEFAULTS == config.model_defaults("ritm")
+    model = registry.build({"type": "ritm", "checkpoint": {"path": str(ckpt)}})
+    assert model.prob_thresh == 0.49
+    assert model.predictor.zoom_in.target_size == 400
+    assert type(model.predictor).__name__ == "HRNetFeatureBRSPredictor"  # f-BRS-B
+    # a SAM block gets none of RITM's settings
+    assert "prob_thresh" not in config.model_defaults("sam")

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from segment_anything import SamPredictor
 
+from clickbench import config
 from clickbench.clicks import Click
+from clickbench.config import ConfigError
 from clickbench.embedding_cache import count_encodings
+from clickbench.errors import BadInputError
 from clickbench.models import registry
 from clickbench.models.base import Prediction
 from clickbench.models.sam import MULTI, SINGLE, VARIANTS, SamModel, clicks_to_points
@@ -217,8 +222,77 @@ def test_bf16_encoder_is_close_and_keyed_apart(ckpts, image, tmp_path):
 def test_unknown_precision_and_variant_are_refused(ckpts):
     with pytest.raises(ValueError, match="precision"):
         registry.build(spec(ckpts[0]), precision="fp16")
-    with pytest.raises(ValueError, match="unknown SAM variant"):
+    with pytest.raises(ConfigError, match="models.model.variant: 'vit_x' is not one of"):
         registry.build({**spec(ckpts[0]), "variant": "vit_x"})
+
+
+# ---------------------------------------------------------------- checkpoints and variants
+def test_sam_without_variant_is_a_config_error(ckpts):
+    block = spec(ckpts[0])
+    del block["variant"]
+    with pytest.raises(ConfigError, match="models.model: 'variant' is a required property"):
+        registry.build(block)
+    cfg = {
+        "dataset": {"name": "x", "layout": "generic", "root": "x"},
+        "models": {"sam_x": block},
+        "protocols": {"seed": {"models": ["sam_x"]}},
+    }
+    with pytest.raises(ConfigError, match="models.sam_x: 'variant' is a required property"):
+        config.validate(cfg)
+
+
+def test_each_variant_has_its_memory_in_one_table():
+    """sam.VARIANTS, the schema's variant names and registry.MEM_MB agree; mem_mb reads it."""
+    sam_branch = next(
+        b["then"]["properties"]
+        for b in config.load_schema()["properties"]["models"]["additionalProperties"]["allOf"]
+        if b["if"]["properties"]["type"]["const"] == "sam"
+    )
+    assert set(VARIANTS) == set(registry.MEM_MB["sam"]) == set(sam_branch["variant"]["enum"])
+    sizes = {v: registry.mem_mb({"type": "sam", "variant": v}) for v in VARIANTS}
+    assert sizes["vit_h"] > sizes["vit_l"] > sizes["vit_b"] > sizes["tiny"]
+    assert sizes["vit_h"] == 16000
+    assert registry.mem_mb({"type": "ritm"}) == registry.MEM_MB["ritm"]
+    common = (Path(__file__).resolve().parents[1] / "rules" / "common.smk").read_text()
+    assert "16000" not in common and "model_mem_mb(MODELS[model])" in common
+
+
+def _state(path):
+    return torch.load(path, weights_only=True)
+
+
+@pytest.mark.parametrize("change", ["missing", "unexpected", "both"])
+def test_checkpoint_with_missing_or_unexpected_keys_fails_naming_them(ckpts, tmp_path, change):
+    state = _state(ckpts[0])
+    gone, extra = "mask_decoder.iou_token.weight", "image_encoder.blocks.9.attn.qkv.weight"
+    if change in ("missing", "both"):
+        del state[gone]
+    if change in ("unexpected", "both"):
+        state[extra] = torch.zeros(1)
+    path = tmp_path / "bad.pth"
+    torch.save(state, path)
+    with pytest.raises(BadInputError) as err:
+        registry.build(spec(path))
+    msg = str(err.value)
+    assert msg.startswith(f"{path}: does not match SAM variant 'tiny'")
+    assert (f"1 missing key(s): {gone}" in msg) == (change != "unexpected")
+    assert (f"1 unexpected key(s): {extra}" in msg) == (change != "missing")
+
+
+def test_checkpoint_with_a_wrong_shape_names_the_tensor(ckpts, tmp_path):
+    state = _state(ckpts[0])
+    state["mask_decoder.iou_token.weight"] = torch.zeros(2, 2)
+    path = tmp_path / "bad.pth"
+    torch.save(state, path)
+    with pytest.raises(BadInputError, match=r"mask_decoder.iou_token.weight has shape \(2, 2\)"):
+        registry.build(spec(path))
+
+
+def test_sam2_style_wrapped_checkpoint_is_named(ckpts, tmp_path):
+    path = tmp_path / "wrapped.pth"
+    torch.save({"model": _state(ckpts[0])}, path)
+    with pytest.raises(BadInputError, match="SAM 2 format"):
+        registry.build(spec(path))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

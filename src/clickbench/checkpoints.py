@@ -1,4 +1,5 @@
-"""Model checkpoints: SHA-256 verification before every load, and verified downloads.
+"""Model checkpoints: SHA-256 verification before every load, the loading discipline of every
+model family, and verified downloads.
 
 A checkpoint is verified against the SHA-256 its config block gives (``checkpoint.sha256``)
 before it is loaded. Hashing vit_h's 2.5 GB on every job would cost seconds, so the hash
@@ -10,6 +11,23 @@ would otherwise go unnoticed). Any write to the file (a flipped byte, a truncati
 download) changes its mtime, so a stale stamp is never trusted. Restoring an old mtime by
 hand (``touch -d``) defeats the stamp; delete ``<path>.sha256`` to force a rehash.
 
+Loading discipline, the same for every model family (:func:`read_torch`, :func:`load_weights`):
+
+- the SHA-256 is verified (:func:`verify`) before ``torch.load`` reads a byte of the file;
+- ``torch.load(weights_only=True)``: published checkpoints hold only tensors, strings,
+  numbers, lists, tuples and dicts (SAM's state dict, RITM's ``{"config", "state_dict"}``),
+  which PyTorch's restricted unpickler reads without running code. A file that needs full
+  unpickling is refused, unless its SHA-256 matched a configured ``sha256`` (the user vouched
+  for exactly these bytes): then it is unpickled with a warning;
+- the state dict's keys and shapes are compared with the model's before it is loaded
+  (strictly): any missing or unexpected key fails with a :class:`BadInputError` naming the
+  file and the keys (several model packages load with ``strict=False`` and would silently
+  run random weights; torch's own strict error names no file).
+
+Optional models whose checkpoint is absent are skipped with one warning per checkpoint
+(:func:`absent_optional`). Generating tiny test checkpoints is not this module's job: the
+checkpoint rule's script calls :mod:`clickbench.models.tiny` for ``generate: tiny``.
+
 The catalogue of official checkpoints (URLs, SHA-256, sizes) is ``config/checkpoints.yaml``.
 """
 
@@ -18,14 +36,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
+import pickle
 import time
 import urllib.request
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import yaml
 
+from clickbench.atomic import CHUNK_BYTES, sha256sum, write_atomic
 from clickbench.errors import BadInputError
 
 log = logging.getLogger(__name__)
@@ -35,23 +54,15 @@ CATALOGUE_PATH = Path(__file__).resolve().parents[2] / "config" / "checkpoints.y
 #: a stamp is trusted only for files last modified at least this long before it was written
 RACY_NS = 2_000_000_000
 
-_CHUNK = 1 << 20
-
-
-def sha256sum(path: str | Path) -> str:
-    """SHA-256 of a file's bytes, as 64 lowercase hex digits (always reads the whole file)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+#: at most this many key names are spelled out in a missing/unexpected-keys error
+KEYS_SHOWN = 10
 
 
 def _stamp_path(path: Path) -> Path:
     return path.with_name(path.name + ".sha256")
 
 
-def _read_stamp(path: Path, st: os.stat_result) -> str | None:
+def _read_stamp(path: Path, st) -> str | None:
     try:
         stamp = json.loads(_stamp_path(path).read_text())
         ok = (
@@ -65,7 +76,7 @@ def _read_stamp(path: Path, st: os.stat_result) -> str | None:
         return None
 
 
-def _write_stamp(path: Path, st: os.stat_result, digest: str) -> None:
+def _write_stamp(path: Path, st, digest: str) -> None:
     stamp = {
         "size": st.st_size,
         "mtime_ns": st.st_mtime_ns,
@@ -74,10 +85,7 @@ def _write_stamp(path: Path, st: os.stat_result, digest: str) -> None:
         "sha256": digest,
     }
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".stamp")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(stamp, fh)
-        os.replace(tmp, _stamp_path(path))
+        write_atomic(_stamp_path(path), lambda fh: json.dump(stamp, fh), text=True)
     except OSError as err:  # a read-only checkpoint folder: hash every time
         log.debug("cannot write %s: %s", _stamp_path(path), err)
 
@@ -154,20 +162,16 @@ def download(
     ``path`` never holds a partial or unverified download. Without ``sha256`` the file is
     kept with a warning that gives its hash (pin it in the config). Returns the SHA-256.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     digest = hashlib.sha256()
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+
+    def fetch(out) -> None:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
             expected_len = resp.headers.get("Content-Length")
             n = 0
-            while chunk := resp.read(_CHUNK):
+            while chunk := resp.read(CHUNK_BYTES):
                 out.write(chunk)
                 digest.update(chunk)
                 n += len(chunk)
-            out.flush()
-            os.fsync(out.fileno())
         if expected_len is not None and n != int(expected_len):
             raise BadInputError(url, f"download truncated: {n} bytes, expected {expected_len}")
         got = digest.hexdigest()
@@ -175,47 +179,142 @@ def download(
             raise BadInputError(
                 url, f"downloaded file's SHA-256 mismatch: expected {sha256}, got {got} ({n} bytes)"
             )
-        if sha256 is None:
-            log.warning("%s: no sha256 configured; downloaded file has SHA-256 %s", url, got)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    path = Path(path)
+    write_atomic(path, fetch)
+    got = digest.hexdigest()
+    if sha256 is None:
+        log.warning("%s: no sha256 configured; downloaded file has SHA-256 %s", url, got)
     _write_stamp(path, path.stat(), got)
     return got
 
 
-def provide(spec: dict, kind: str, path: str | Path | None = None) -> str:
-    """Make the checkpoint a config block describes exist at ``path``; return its SHA-256.
+def provide(spec: Mapping, path: str | Path | None = None) -> str:
+    """Make the checkpoint a ``checkpoint:`` block describes exist at ``path``, verified.
 
-    ``spec`` is a model's ``checkpoint`` block: ``generate: tiny`` builds a tiny randomly
-    initialised model of ``kind`` (``sam`` or ``ritm``, :mod:`clickbench.models.tiny`);
-    otherwise ``url`` is downloaded and checked against ``sha256``.
+    An existing file that verifies is kept; otherwise ``url`` is downloaded and checked
+    against ``sha256``. Returns the SHA-256. (``generate: tiny`` blocks are the checkpoint
+    rule's business: see ``scripts/checkpoint.py``.)
     """
     path = Path(path or spec["path"])
-    if spec.get("generate") == "tiny":
-        from clickbench.models.tiny import make_tiny_checkpoint
-
-        make_tiny_checkpoint(kind, path, seed=int(spec.get("seed", 0)))
-        return verify(path, spec.get("sha256"))
-    if "url" not in spec:
-        raise BadInputError(path, "checkpoint absent and no `url` (or `generate: tiny`) to get it")
     if path.exists():
         try:
             return verify(path, spec.get("sha256"))
         except BadInputError as err:
+            if "url" not in spec:
+                raise
             log.warning("%s; downloading it again", err)
+    if "url" not in spec:
+        raise BadInputError(path, "checkpoint absent and no `url` (or `generate: tiny`) to get it")
     log.info("downloading %s -> %s", spec["url"], path)
     return download(spec["url"], path, spec.get("sha256"))
 
 
+# ---------------------------------------------------------------- loading discipline
+def read_torch(path: str | Path, sha256: str | None = None, *, what: str = "checkpoint"):
+    """Verify ``path`` (:func:`verify`), then ``torch.load`` it on the CPU, weights only.
+
+    Returns ``(object, sha256)``. A file the restricted unpickler refuses is loaded with full
+    unpickling only when ``sha256`` was given (and matched); otherwise it fails naming the
+    file and the type that needed unpickling. Unreadable files fail naming the file.
+    """
+    import torch
+
+    digest = verify(path, sha256)
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        if sha256 is None:
+            raise BadInputError(
+                path,
+                f"{what} needs full unpickling (not loadable with weights_only=True); configure "
+                f"its sha256 to trust it: {str(err).splitlines()[0]}",
+            ) from None
+        log.warning("%s: loading with full unpickling (its SHA-256 matched the config)", path)
+        obj = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # noqa: BLE001 - report any unreadable file the same way
+        raise BadInputError(path, f"cannot be read as a {what}: {err}") from None
+    return obj, digest
+
+
+def _some(keys: Iterable[str]) -> str:
+    keys = sorted(keys)
+    shown = ", ".join(keys[:KEYS_SHOWN])
+    more = f", ... ({len(keys)} in all)" if len(keys) > KEYS_SHOWN else ""
+    return shown + more
+
+
+def load_weights(path: str | Path, module, state_dict: Mapping, *, what: str = "model") -> None:
+    """``module.load_state_dict(state_dict)``, failing on any missing or unexpected key.
+
+    The error (a :class:`BadInputError` naming ``path``) lists the missing and the
+    unexpected keys, and a shape mismatch names the tensor and both shapes.
+    """
+    if not isinstance(state_dict, Mapping):
+        raise BadInputError(path, f"not a {what} state dict (a {type(state_dict).__name__})")
+    own = module.state_dict()
+    missing = set(own) - set(state_dict)
+    unexpected = set(state_dict) - set(own)
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing key(s): {_some(missing)}")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected key(s): {_some(unexpected)}")
+        raise BadInputError(path, f"does not match {what}: " + "; ".join(parts))
+    for key, tensor in state_dict.items():
+        shape = getattr(tensor, "shape", None)
+        if shape is not None and tuple(shape) != tuple(own[key].shape):
+            raise BadInputError(
+                path,
+                f"does not match {what}: {key} has shape {tuple(shape)}, the model's "
+                f"{tuple(own[key].shape)}",
+            )
+    module.load_state_dict(state_dict, strict=True)
+
+
+def absent_optional(models: Mapping[str, Mapping]) -> tuple[list[str], list[str]]:
+    """Optional models whose checkpoint file is absent (and not generated).
+
+    Returns ``(skipped model names, warnings)``, one warning per absent checkpoint file,
+    naming the models that use it and how to get it.
+    """
+    users: dict[str, list[str]] = {}
+    blocks: dict[str, Mapping] = {}
+    for name, spec in models.items():
+        ckpt = spec.get("checkpoint")
+        if not spec.get("optional") or ckpt is None or "generate" in ckpt:
+            continue
+        if Path(ckpt["path"]).exists():
+            continue
+        users.setdefault(ckpt["path"], []).append(name)
+        blocks.setdefault(ckpt["path"], ckpt)
+    warnings = []
+    for path, names in users.items():
+        ckpt = blocks[path]
+        how = (
+            f"run `snakemake --cores 1 fetch_checkpoints` to download it from {ckpt['url']}"
+            if "url" in ckpt
+            else "place the checkpoint file there"
+        )
+        which = ", ".join(repr(n) for n in names)
+        warnings.append(
+            f"clickbench: model{'s' if len(names) > 1 else ''} {which} skipped: checkpoint "
+            f"{path} is absent; {how}"
+        )
+    return [n for names in users.values() for n in names], warnings
+
+
 __all__ = [
     "CATALOGUE_PATH",
+    "absent_optional",
     "download",
     "file_sha256",
     "known_size",
     "load_catalogue",
+    "load_weights",
     "provide",
+    "read_torch",
     "sha256sum",
     "verify",
 ]

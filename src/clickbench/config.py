@@ -49,6 +49,10 @@ def _fill_defaults(schema: dict, instance: Any) -> None:
         for key, value in instance.items():
             if key not in schema.get("properties", {}):
                 _fill_defaults(extra, value)
+    # per-kind defaults: `allOf: [{if: ..., then: {properties: {key: {default: ...}}}}]`
+    for branch in schema.get("allOf", []):
+        if "if" in branch and jsonschema.Draft202012Validator(branch["if"]).is_valid(instance):
+            _fill_defaults(branch.get("then", {}), instance)
 
 
 def validate(config: dict, schema: dict | None = None) -> dict:
@@ -91,6 +95,37 @@ def validate(config: dict, schema: dict | None = None) -> dict:
     return config
 
 
+def _model_schema(schema: dict | None = None) -> dict:
+    return (schema or load_schema())["properties"]["models"]["additionalProperties"]
+
+
+def model_defaults(model_type: str, schema: dict | None = None) -> dict:
+    """The schema's defaults for a model block of ``model_type``, e.g. RITM's
+    ``prob_thresh``: ``{"type": model_type, <key>: <default>, ...}``."""
+    block = {"type": model_type}
+    _fill_defaults(_model_schema(schema), block)
+    return block
+
+
+def validate_model(spec: dict, name: str = "model", schema: dict | None = None) -> dict:
+    """One model block (``models.<name>``), validated and with its defaults filled in, for
+    code that builds a model outside the workflow. Raises :class:`ConfigError` naming the key."""
+    sub = {
+        "type": "object",
+        "properties": {"models": {"additionalProperties": _model_schema(schema)}},
+    }
+    instance = {"models": {name: copy.deepcopy(dict(spec))}}
+    errors = sorted(
+        jsonschema.Draft202012Validator(sub).iter_errors(instance),
+        key=lambda e: list(e.absolute_path),
+    )
+    if errors:
+        raise ConfigError("\n".join(_message(e) for e in errors))
+    block = instance["models"][name]
+    _fill_defaults(_model_schema(schema), block)
+    return block
+
+
 def load(path: str | Path) -> dict:
     with open(path) as fh:
         raw = yaml.safe_load(fh) or {}
@@ -100,4 +135,12 @@ def load(path: str | Path) -> dict:
         raise ConfigError(f"{path}: {err}") from None
 
 
-__all__ = ["ConfigError", "SCHEMA_PATH", "load", "load_schema", "validate"]
+__all__ = [
+    "ConfigError",
+    "SCHEMA_PATH",
+    "load",
+    "load_schema",
+    "model_defaults",
+    "validate",
+    "validate_model",
+]

@@ -19,19 +19,17 @@ or foreign file) counts as a miss and is recomputed and replaced.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import logging
 import os
-import time
 from collections.abc import Callable, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from clickbench.atomic import write_atomic
+from clickbench.atomic import append_journal, file_lock, fsync_dir, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -74,46 +72,6 @@ def _features_checksum(features: np.ndarray) -> str:
     return hashlib.sha256(
         f"{features.dtype.str}{features.shape}".encode() + features.tobytes()
     ).hexdigest()
-
-
-def fsync_dir(path: str | Path) -> None:
-    """Make a rename or link inside folder ``path`` durable (best effort: some file systems
-    cannot fsync a folder)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError:
-        pass
-
-
-def append_journal(path: str | Path, *fields: str) -> None:
-    """Append one line ``<utc time>\\t<field>\\t...`` to a journal file.
-
-    One short ``O_APPEND`` write, so lines from concurrent jobs never interleave.
-    """
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    line = "\t".join((stamp, *fields)) + "\n"
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line.encode())
-    finally:
-        os.close(fd)
-
-
-@contextmanager
-def file_lock(path: str | Path):
-    """Hold an exclusive ``fcntl`` lock on ``path`` (created if absent) for the block."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def count_encodings(cache_dir: str | Path, key: str | None = None) -> int:
@@ -246,13 +204,4 @@ class EmbeddingCache:
         return out  # type: ignore[return-value]
 
 
-__all__ = [
-    "Embedding",
-    "EmbeddingCache",
-    "append_journal",
-    "cache_key",
-    "count_encodings",
-    "file_lock",
-    "fsync_dir",
-    "image_hash",
-]
+__all__ = ["Embedding", "EmbeddingCache", "cache_key", "count_encodings", "image_hash"]

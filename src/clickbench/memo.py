@@ -45,7 +45,7 @@ from importlib import metadata
 from pathlib import Path
 
 from clickbench import __version__, checkpoints
-from clickbench.embedding_cache import append_journal, file_lock, fsync_dir
+from clickbench.atomic import append_journal, file_lock, fsync_dir, sha256sum
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ RESULT_MODULES = (
     "atomic.py",
     "checkpoints.py",
     "clicks.py",
+    "config.py",
     "datasets.py",
     "embedding_cache.py",
     "errors.py",
@@ -163,14 +164,14 @@ def key_for(
         "model": model,
         "class": cls,
         "image": image,
-        "image_sha256": checkpoints.sha256sum(image_path),
-        "mask_sha256": checkpoints.sha256sum(mask_path),
+        "image_sha256": sha256sum(image_path),
+        "mask_sha256": sha256sum(mask_path),
         "spec": spec,
         "protocols": _plain(protocols),
         "checkpoint_sha256": (
             checkpoints.verify(ckpt["path"], ckpt.get("sha256")) if ckpt else None
         ),
-        "source_sha256": checkpoints.sha256sum(source_path) if source_path else None,
+        "source_sha256": sha256sum(source_path) if source_path else None,
         "layout": layout,
         "device": device,
         "precision": precision,
@@ -228,7 +229,7 @@ class ResultMemo:
             if present != set(files):
                 raise ValueError(f"holds {sorted(present)}, manifest lists {sorted(files)}")
             for name, digest in files.items():
-                if checkpoints.sha256sum(entry / name) != digest:
+                if sha256sum(entry / name) != digest:
                     raise ValueError(f"{name}: SHA-256 differs")
             return entry
         except FileNotFoundError:
@@ -264,7 +265,7 @@ class ResultMemo:
             for name, src in sorted(files.items()):
                 _link_or_copy(Path(src), tmp / name)
                 _fsync_file(tmp / name)
-                digests[name] = checkpoints.sha256sum(tmp / name)
+                digests[name] = sha256sum(tmp / name)
             manifest = {
                 "key": key,
                 "model": self.model,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
+from clickbench.config import validate_model
 from clickbench.models.base import InteractiveModel
 
 BUILDERS: dict[str, str] = {
@@ -21,6 +22,29 @@ BUILDERS: dict[str, str] = {
 
 #: model types that need a checkpoint and run on an accelerator when one is configured
 HEAVY_TYPES = frozenset({"sam", "ritm"})
+
+#: memory (MB) one job of a model needs (Snakemake's ``mem_mb``): per type, or per variant
+#: for types whose size depends on it. The one table: ``rules/common.smk`` reads it.
+MEM_MB: dict[str, int | dict[str, int]] = {
+    "grabcut": 1000,
+    "random_walker": 1000,
+    "sam": {"vit_h": 16000, "vit_l": 12000, "vit_b": 8000, "tiny": 2000},
+    "ritm": 6000,
+}
+
+
+def mem_mb(spec: dict) -> int:
+    """Memory (MB) a job of the model a (validated) config block describes needs."""
+    entry = MEM_MB[spec["type"]]
+    if isinstance(entry, int):
+        return entry
+    try:
+        return entry[spec["variant"]]
+    except KeyError:
+        raise ValueError(
+            f"no memory figure for {spec['type']} variant {spec.get('variant')!r}; "
+            f"known: {', '.join(sorted(entry))}"
+        ) from None
 
 
 def resolve_device(device: str) -> str:
@@ -49,13 +73,15 @@ def build(
     precision: str = "fp32",
     cache_dir: str | Path | None = None,
 ) -> InteractiveModel:
-    """Build the model a config block describes."""
+    """Build the model a config block describes (validated, the schema's defaults filled in:
+    :func:`clickbench.config.validate_model`; a bad block raises ``ConfigError``)."""
     try:
         target = BUILDERS[spec["type"]]
     except KeyError:
         raise ValueError(
             f"unknown model type {spec.get('type')!r}; known: {', '.join(sorted(BUILDERS))}"
         ) from None
+    spec = validate_model(spec)
     module, func = target.split(":")
     builder = getattr(importlib.import_module(module), func)
     return builder(spec, device=device, precision=precision, cache_dir=cache_dir)

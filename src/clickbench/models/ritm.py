@@ -7,7 +7,21 @@ zoom_in_params={"target_size": 400})`` (600 on DAVIS); ``get_predictor`` itself 
 ``with_flip=True``, L-BFGS settings, and ``net_clicks_limit=8`` for f-BRS. ZoomIn's other
 parameters keep their defaults (``skip_clicks=1, expansion_ratio=1.4, min_crop_size=200,
 recompute_thresh_iou=0.5``). :func:`build` reproduces exactly that; the config may change
-``brs_mode``, ``zoom_in`` (on/off), ``prob_thresh`` and ``zoom_in_target_size``.
+``brs_mode``, ``zoom_in`` (on/off), ``prob_thresh`` and ``zoom_in_target_size``, whose
+defaults (RITM's values above) are the schema's (``config/schema``, :data:`DEFAULTS`).
+
+Checkpoints as RITM publishes them: ``{"state_dict", "config"}`` saved by RITM's trainer,
+whose config names the model class under RITM's own package, e.g.
+``isegm.model.is_hrnet_model.HRNetModel``. The PyPI port ``ritm-annotation`` holds the same
+classes under ``ritm_annotation.`` (same parameters, same state-dict keys and shapes: checked
+for HRNet18s/18/32 against RITM's code). :func:`checked_config` maps ``isegm.`` to
+``ritm_annotation.`` and accepts only ritm-annotation's model classes (subclasses of
+``ISModel``) and torch/ritm-annotation classes as class-valued parameters: the config is
+data, it must not name arbitrary code to run. The file is read with ``weights_only=True``
+(:func:`clickbench.checkpoints.read_torch`: the format needs no unpickling of objects) and the
+weights are loaded strictly: RITM's ``load_is_model`` uses ``strict=False``, which would run
+randomly initialised layers for any key that does not match; here a missing or unexpected
+key fails, naming it.
 
 RITM's predictor is stateful: it feeds its previous prediction back to the network and its
 ZoomIn keeps the current crop. :class:`RitmModel` drives it as RITM's ``evaluate_sample``
@@ -16,8 +30,9 @@ does, one ``get_prediction`` per new click, and restores a fresh state on ``rese
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import logging
-import pickle
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,10 +41,12 @@ import torch
 from ritm_annotation.inference.clicker import Click as RitmClick
 from ritm_annotation.inference.clicker import Clicker
 from ritm_annotation.inference.predictors import get_predictor
+from ritm_annotation.model.is_model import ISModel
 from ritm_annotation.utils.serialization import load_model
 
 from clickbench import checkpoints
 from clickbench.clicks import Click
+from clickbench.config import model_defaults
 from clickbench.errors import BadInputError
 from clickbench.models.base import InteractiveModel, Prediction
 
@@ -37,73 +54,110 @@ log = logging.getLogger(__name__)
 
 BRS_MODES = ("NoBRS", "f-BRS-A", "f-BRS-B", "f-BRS-C")
 
-#: RITM evaluate_model.py's ZoomIn target size ("cvpr" mode): 400, or 600 on DAVIS
-ZOOM_IN_TARGET_SIZE = 400
+#: the schema's defaults of a ``ritm`` block: brs_mode, zoom_in, prob_thresh, zoom_in_target_size
+DEFAULTS = model_defaults("ritm")
+
+#: RITM's package, as its checkpoints' configs spell class paths; and the PyPI port's
+RELEASE_PACKAGE, PYPI_PACKAGE = "isegm", "ritm_annotation"
+#: where class-valued parameters of a RITM config may come from (after the mapping)
+PARAM_CLASS_PREFIXES = ("torch.nn.", f"{PYPI_PACKAGE}.model.")
 
 
-def read_checkpoint(path: str | Path, *, trusted: bool = False) -> dict:
-    """Read a RITM checkpoint ``{"config", "state_dict"}``.
+def _to_pypi(class_path: str) -> str:
+    head, _, rest = class_path.partition(".")
+    return f"{PYPI_PACKAGE}.{rest}" if head == RELEASE_PACKAGE else class_path
 
-    ``torch.load(weights_only=True)`` is used: the format holds only tensors, strings,
-    numbers, lists, tuples and dicts. A file that needs full unpickling is refused unless
-    ``trusted`` (its SHA-256 matched a configured hash), as RITM's own ``load_is_model`` would
-    unpickle anything.
-    """
+
+def _resolve(class_path: str):
+    """The object ``class_path`` names, or None (only called on allowed prefixes)."""
+    module, _, name = class_path.rpartition(".")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        if not trusted:
-            raise BadInputError(
-                path,
-                "needs full unpickling (not loadable with weights_only=True); configure its "
-                f"sha256 to trust it: {str(err).splitlines()[0]}",
-            ) from None
-        log.warning("%s: loading with full unpickling (its SHA-256 matched the config)", path)
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as err:  # noqa: BLE001
-        raise BadInputError(path, f"cannot be read as a RITM checkpoint: {err}") from None
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError):
+        return None
+
+
+def checked_config(path: str | Path, config: dict) -> dict:
+    """A RITM checkpoint's ``config`` with class paths mapped to ritm-annotation and checked.
+
+    ``isegm.X`` becomes ``ritm_annotation.X``; the model class must be one of
+    ritm-annotation's :class:`ISModel` subclasses (HRNetModel, DeeplabModel), class-valued
+    parameters must be torch.nn or ritm-annotation classes. Anything else fails naming the
+    file and the class (e.g. a SimpleClick ``isegm.model.is_plainvit_model.PlainVitModel``).
+    """
+    if not isinstance(config, dict) or not isinstance(config.get("class"), str):
+        raise BadInputError(path, "RITM config has no model `class`")
+    name = config["class"]
+    mapped = _to_pypi(name)
+    cls = _resolve(mapped) if mapped.startswith(f"{PYPI_PACKAGE}.model.") else None
+    if not (inspect.isclass(cls) and issubclass(cls, ISModel)):
+        raise BadInputError(
+            path,
+            f"config class {name!r} is not a RITM model that ritm-annotation provides "
+            f"(ritm_annotation.model.*: HRNetModel, DeeplabModel)",
+        )
+    params = {}
+    for pname, param in dict(config.get("params", {})).items():
+        param = dict(param)
+        if param.get("type") == "class":
+            value = _to_pypi(str(param["value"]))
+            if not value.startswith(PARAM_CLASS_PREFIXES) or not inspect.isclass(_resolve(value)):
+                raise BadInputError(
+                    path,
+                    f"config parameter {pname!r} names class {param['value']!r}, which is "
+                    "not a torch.nn or ritm-annotation class",
+                )
+            param["value"] = value
+        params[pname] = param
+    return {"class": mapped, "params": params}
+
+
+def read_checkpoint(path: str | Path, sha256: str | None = None) -> tuple[dict, str]:
+    """Verify and read a RITM checkpoint ``{"state_dict", "config"}``; return it and its SHA-256.
+
+    Read with ``weights_only=True``; a file that needs full unpickling is refused unless
+    ``sha256`` (configured, and matched) vouches for it (:func:`clickbench.checkpoints.read_torch`).
+    """
+    state, digest = checkpoints.read_torch(path, sha256, what="RITM checkpoint")
     if isinstance(state, list):  # multi-stage checkpoints (NoBRS only): not used by the study
         raise BadInputError(path, "multi-stage RITM checkpoints are not supported")
     if not isinstance(state, dict) or not {"config", "state_dict"} <= set(state):
         raise BadInputError(
             path, "not a RITM checkpoint: expected a dict with config and state_dict"
         )
-    return state
+    return state, digest
 
 
-def load_ritm(path: str | Path, device: str = "cpu", *, trusted: bool = False) -> torch.nn.Module:
-    """Load a RITM model as RITM's ``load_is_model`` does (``strict=False``), frozen, eval mode."""
-    state = read_checkpoint(path, trusted=trusted)
+def load_ritm(
+    path: str | Path, device: str = "cpu", *, sha256: str | None = None
+) -> tuple[torch.nn.Module, str]:
+    """Verify and load a RITM model, frozen, in eval mode; return it and the file's SHA-256.
+
+    As RITM's ``load_is_model``, except that the class paths are checked (:func:`checked_config`)
+    and the weights loaded strictly (a missing or unexpected key fails, naming it).
+    """
+    state, digest = read_checkpoint(path, sha256)
+    config = checked_config(path, state["config"])
     try:
-        net = load_model(state["config"])
+        net = load_model(config)
     except Exception as err:  # noqa: BLE001
         raise BadInputError(path, f"RITM config cannot be instantiated: {err}") from None
-    result = net.load_state_dict(state["state_dict"], strict=False)
-    if result.missing_keys or result.unexpected_keys:
-        own = len(net.state_dict())
-        if len(result.missing_keys) == own:
-            raise BadInputError(path, "no weight in the checkpoint matches the model's config")
-        log.warning(
-            "%s: %d missing and %d unexpected keys (RITM loads with strict=False)",
-            path,
-            len(result.missing_keys),
-            len(result.unexpected_keys),
-        )
+    checkpoints.load_weights(path, net, state["state_dict"], what=f"RITM {config['class']}")
     for param in net.parameters():
         param.requires_grad = False
     net.to(device)
     net.eval()
-    return net
+    return net, digest
 
 
 def make_predictor(
     net: torch.nn.Module,
-    brs_mode: str = "f-BRS-B",
+    brs_mode: str = DEFAULTS["brs_mode"],
     device: str = "cpu",
     *,
-    prob_thresh: float = 0.49,
-    zoom_in: bool = True,
-    zoom_in_target_size: int = ZOOM_IN_TARGET_SIZE,
+    prob_thresh: float = DEFAULTS["prob_thresh"],
+    zoom_in: bool = DEFAULTS["zoom_in"],
+    zoom_in_target_size: int = DEFAULTS["zoom_in_target_size"],
 ):
     """RITM's predictor with evaluate_model.py's settings (see the module docstring)."""
     if brs_mode not in BRS_MODES:
@@ -129,7 +183,7 @@ class RitmModel(InteractiveModel):
 
     name = "ritm"
 
-    def __init__(self, net: torch.nn.Module, predictor, *, prob_thresh: float = 0.49):
+    def __init__(self, net: torch.nn.Module, predictor, *, prob_thresh: float):
         self.net = net
         self.predictor = predictor
         self.prob_thresh = prob_thresh
@@ -206,38 +260,35 @@ def build(
     precision: str = "fp32",
     cache_dir: str | Path | None = None,
 ) -> RitmModel:
-    """Build RITM from a model's config block (``checkpoint``, ``brs_mode``, ``zoom_in``, ...).
+    """Build RITM from a model's validated config block (``checkpoint``, ``brs_mode``, ...;
+    :func:`clickbench.models.registry.build` validates and fills in the schema's defaults).
 
     ``precision`` and ``cache_dir`` concern SAM only; RITM runs in float32 as published.
     """
     ckpt = spec["checkpoint"]
-    digest = checkpoints.verify(ckpt["path"], ckpt.get("sha256"))
-    net = load_ritm(ckpt["path"], device, trusted=ckpt.get("sha256") is not None)
-    prob_thresh = float(spec.get("prob_thresh", 0.49))
+    net, digest = load_ritm(ckpt["path"], device, sha256=ckpt.get("sha256"))
     predictor = make_predictor(
         net,
-        spec.get("brs_mode", "f-BRS-B"),
+        spec["brs_mode"],
         device,
-        prob_thresh=prob_thresh,
-        zoom_in=bool(spec.get("zoom_in", True)),
-        zoom_in_target_size=int(spec.get("zoom_in_target_size", ZOOM_IN_TARGET_SIZE)),
+        prob_thresh=float(spec["prob_thresh"]),
+        zoom_in=bool(spec["zoom_in"]),
+        zoom_in_target_size=int(spec["zoom_in_target_size"]),
     )
     log.info(
-        "RITM loaded from %s (SHA-256 %s), %s, %s",
-        ckpt["path"],
-        digest,
-        spec.get("brs_mode"),
-        device,
+        "RITM loaded from %s (SHA-256 %s), %s, %s", ckpt["path"], digest, spec["brs_mode"], device
     )
-    return RitmModel(net, predictor, prob_thresh=prob_thresh)
+    return RitmModel(net, predictor, prob_thresh=float(spec["prob_thresh"]))
 
 
 __all__ = [
     "BRS_MODES",
+    "DEFAULTS",
     "RitmModel",
     "build",
     "load_ritm",
     "make_predictor",
+    "checked_config",
     "read_checkpoint",
     "ritm_click",
 ]

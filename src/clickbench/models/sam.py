@@ -64,30 +64,33 @@ def clicks_to_points(clicks: Sequence[Click]) -> tuple[np.ndarray, np.ndarray]:
     return coords, labels
 
 
-def load_sam(variant: str, path: str | Path, device: str = "cpu") -> Sam:
-    """Build ``variant`` and load its weights from a state-dict checkpoint (weights only)."""
+def load_sam(
+    variant: str, path: str | Path, device: str = "cpu", *, sha256: str | None = None
+) -> tuple[Sam, str]:
+    """Verify a state-dict checkpoint, build ``variant`` and load its weights; return the
+    model (eval mode, on ``device``) and the file's SHA-256.
+
+    The file is read with ``weights_only=True`` and loaded strictly, as segment-anything's
+    ``build_sam`` does, but a mismatch fails with a :class:`BadInputError` naming the file
+    and the missing and unexpected keys (:func:`clickbench.checkpoints.load_weights`).
+    """
     try:
         builder = VARIANTS[variant]
     except KeyError:
         raise ValueError(
             f"unknown SAM variant {variant!r}; known: {', '.join(sorted(VARIANTS))}"
         ) from None
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - report any unreadable file the same way
-        raise BadInputError(path, f"cannot be read as a SAM checkpoint: {err}") from None
-    if not isinstance(state, dict):
-        raise BadInputError(path, f"not a SAM state dict (a {type(state).__name__})")
-    sam = builder()
-    try:
-        sam.load_state_dict(state, strict=True)
-    except RuntimeError as err:
+    state, digest = checkpoints.read_torch(path, sha256, what="SAM checkpoint")
+    if isinstance(state, dict) and set(state) == {"model"}:
         raise BadInputError(
-            path, f"does not match SAM variant {variant!r}: {str(err).splitlines()[0]}"
-        ) from None
+            path,
+            'a {"model": state_dict} file (the SAM 2 format), not a SAM v1 state dict',
+        )
+    sam = builder()
+    checkpoints.load_weights(path, sam, state, what=f"SAM variant {variant!r}")
     sam.to(device)
     sam.eval()
-    return sam
+    return sam, digest
 
 
 class SamModel(InteractiveModel):
@@ -281,14 +284,14 @@ def build(
     precision: str = "fp32",
     cache_dir: str | Path | None = None,
 ) -> SamModel:
-    """Build SAM from a model's config block (``variant``, ``checkpoint``, ``mask_input``).
+    """Build SAM from a model's validated config block (``variant``, ``checkpoint``,
+    ``mask_input``; :func:`clickbench.models.registry.build` validates it).
 
     The checkpoint is verified against ``checkpoint.sha256`` (when given) before loading.
     """
     ckpt = spec["checkpoint"]
-    variant = spec.get("variant", "vit_h")
-    digest = checkpoints.verify(ckpt["path"], ckpt.get("sha256"))
-    sam = load_sam(variant, ckpt["path"], device)
+    variant = spec["variant"]
+    sam, digest = load_sam(variant, ckpt["path"], device, sha256=ckpt.get("sha256"))
     log.info(
         "SAM %s loaded from %s (SHA-256 %s), %s %s",
         variant,
@@ -304,7 +307,7 @@ def build(
         device=device,
         precision=precision,
         cache_dir=cache_dir,
-        mask_input=bool(spec.get("mask_input", False)),
+        mask_input=bool(spec["mask_input"]),
     )
 
 

@@ -8,11 +8,13 @@ real checkpoints are stored:
   ``tiny`` entry of :data:`clickbench.models.sam.VARIANTS` (image size 1024, patch 16,
   64x64 embedding and 256x256 low-res masks as in the real models; a 2-block ViT of width
   64 and a decoder of width 64).
-- RITM: ``{"config": model._config, "state_dict": model.state_dict()}`` of
+- RITM: ``{"state_dict": model.state_dict(), "config": model._config}`` of
   :class:`ritm_annotation.model.is_hrnet_model.HRNetModel` (HRNet18s' IT-M settings at
-  width 8), as RITM's trainer saves it; :func:`ritm_annotation.utils.serialization.load_model`
-  rebuilds it from ``config``. Its output is calibrated so masks respond to clicks
-  (:func:`build_ritm_tiny`).
+  width 8), as RITM's trainer saves it (``isegm/utils/misc.py save_checkpoint``), with the
+  class paths RITM's released files carry: RITM's code is the package ``isegm``, so the
+  config names ``isegm.model.is_hrnet_model.HRNetModel`` (:func:`released_config`), not the
+  ``ritm_annotation`` module path of the PyPI port. Its output is calibrated so masks respond
+  to clicks (:func:`build_ritm_tiny`).
 
 Weights are drawn from a seeded generator, so a seed always gives the same bytes.
 """
@@ -166,6 +168,29 @@ def calibrate_ritm(
     return model
 
 
+#: RITM's own package name, as the class paths in its released checkpoints spell it
+RITM_RELEASE_PACKAGE = "isegm"
+#: the PyPI port's package name, which ``model._config`` spells when built from it
+RITM_PYPI_PACKAGE = "ritm_annotation"
+
+
+def released_config(config: dict) -> dict:
+    """``model._config`` of a ritm-annotation model as RITM's own code would have written it:
+    the model class (and any class-valued parameter) under ``isegm.`` instead of
+    ``ritm_annotation.``; torch classes (``torch.nn.modules.batchnorm.BatchNorm2d``) as they
+    are. The parameter names and values of the two packages' HRNetModel are the same."""
+
+    def rename(path: str) -> str:
+        head, _, rest = path.partition(".")
+        return f"{RITM_RELEASE_PACKAGE}.{rest}" if head == RITM_PYPI_PACKAGE else path
+
+    params = {
+        name: {**p, "value": rename(p["value"])} if p["type"] == "class" else dict(p)
+        for name, p in config["params"].items()
+    }
+    return {"class": rename(config["class"]), "params": params}
+
+
 def _save_atomic(obj, path: Path) -> None:
     import torch
 
@@ -187,20 +212,23 @@ def make_tiny_model(kind: str, seed: int = 0):
 def make_tiny_checkpoint(kind: str, path: str | Path, seed: int = 0) -> Path:
     """Save a tiny randomly initialised ``kind`` model to ``path`` in its real format.
 
-    ``sam``: the model's ``state_dict``. ``ritm``: ``{"config", "state_dict"}``. The file is
-    written atomically; the same seed gives the same bytes.
+    ``sam``: the model's ``state_dict``. ``ritm``: ``{"state_dict", "config"}`` with RITM's
+    released class paths (:func:`released_config`). The file is written atomically; the same
+    seed gives the same bytes.
     """
     path = Path(path)
     model = make_tiny_model(kind, seed)
     if kind == "sam":
         obj = model.state_dict()
     else:
-        obj = {"config": model._config, "state_dict": model.state_dict()}
+        obj = {"state_dict": model.state_dict(), "config": released_config(model._config)}
     _save_atomic(obj, path)
     return path
 
 
 __all__ = [
+    "RITM_PYPI_PACKAGE",
+    "RITM_RELEASE_PACKAGE",
     "TINY_RITM",
     "TINY_RITM_CLICK_SCALE",
     "TINY_RITM_LOGIT_STD",
@@ -210,4 +238,5 @@ __all__ = [
     "calibrate_ritm",
     "make_tiny_checkpoint",
     "make_tiny_model",
+    "released_config",
 ]
