@@ -1,0 +1,338 @@
+"""Instance layouts: one mask (or annotation file) holds several objects, each a sample.
+
+Each object becomes one sample with id ``<stem>#<instance>``
+(:func:`clickbench.samples.object_id`); every object of an image shares the image file, so
+SAM encodes it once for all of them (its embedding cache is keyed by image content).
+
+``instances``
+    the ``generic`` folders (``<root>/<images_dir>/<stem>.*``, masks
+    ``<root>/<masks_dir>/<stem><mask_suffix>``) with instance masks: 0 background, every other
+    value ``k`` one object (sample ``<stem>#<k>``). 8-bit grayscale, 16-bit grayscale (more
+    than 255 objects) or palette PNGs; a palette mask is read by its indices, not its colours.
+``sbd``
+    RITM's SBD (``SBDEvaluationDataset``): ``<root>/img/<name>.jpg``, ``<root>/inst/<name>.mat``
+    whose ``GTinst.Segmentation`` holds 0 background and objects ``1..N``. With
+    ``dataset.split`` only the names listed in ``<root>/<split>.txt`` (RITM evaluates ``val``).
+``pascal_voc``
+    RITM's ``PascalVocDataset``: ``<root>/JPEGImages/<name>.jpg``,
+    ``<root>/SegmentationObject/<name>.png``, a palette PNG whose indices are 0 background,
+    ``1..N`` objects and 255 the void band around them (ignored, as RITM ignores it). With
+    ``dataset.split``, the names in ``<root>/ImageSets/Segmentation/<split>.txt``; without,
+    every image that has a ``SegmentationObject`` mask.
+``coco_json``
+    COCO-style annotations: ``<root>/<annotations>`` (a JSON file) lists images (file names
+    under ``<root>/<images_dir>/``) and annotations (polygons, or RLE compressed or not);
+    each annotation with ``iscrowd`` 0 is a sample ``<file stem>#<annotation id>``, decoded
+    with pycocotools as ``COCO.annToMask`` does. Crowd regions are not objects to click on.
+
+Every layout here is one class named after the dataset.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import numpy as np
+
+from clickbench.errors import BadInputError
+from clickbench.samples import Sample, Stray, object_id
+
+#: Pascal VOC's void index (object boundaries and unlabelled regions): ignored
+VOC_VOID = 255
+
+
+# --------------------------------------------------------------------------- reading one file
+
+
+def _stat_key(path: Path) -> tuple[str, int, int]:
+    st = path.stat()
+    return str(path), st.st_mtime_ns, st.st_size
+
+
+def read_labels(path: str | Path, layout: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(labels (H, W) int32, ignore (H, W) bool | None)`` of an instance mask file.
+
+    ``labels``: 0 background, every other value one object. Raises :class:`BadInputError`
+    naming the file and the problem. Cached per file (path, modification time, size), so
+    that the objects of one image read their mask once.
+    """
+    path = Path(path)
+    if not path.is_file():
+        problem = "is a folder, not a file" if path.is_dir() else "file not found"
+        raise BadInputError(path, f"instance mask {problem}")
+    labels, ignore = _read_labels(_stat_key(path), layout)
+    return labels, ignore
+
+
+@functools.lru_cache(maxsize=8)
+def _read_labels(key: tuple[str, int, int], layout: str):
+    path = Path(key[0])
+    if layout == "sbd":
+        labels = _read_sbd(path)
+        ignore = None
+    else:
+        labels = _read_png_labels(path)
+        ignore = None
+        if layout == "pascal_voc":
+            void = labels == VOC_VOID
+            labels = np.where(void, 0, labels)
+            ignore = void if void.any() else None
+    labels.setflags(write=False)
+    if ignore is not None:
+        ignore.setflags(write=False)
+    return labels, ignore
+
+
+def _read_sbd(path: Path) -> np.ndarray:
+    from scipy.io import loadmat
+
+    try:
+        mat = loadmat(str(path))
+    except Exception as err:  # scipy raises ValueError, TypeError, OSError... for bad files
+        raise BadInputError(
+            path, f"SBD instance file cannot be read as a .mat file ({err})"
+        ) from None
+    inst = mat.get("GTinst")
+    if inst is None:
+        raise BadInputError(path, "SBD instance file has no GTinst variable")
+    names = inst.dtype.names or ()
+    if "Segmentation" not in names:
+        raise BadInputError(
+            path, f"SBD GTinst has no Segmentation field (fields: {', '.join(names) or 'none'})"
+        )
+    seg = np.asarray(inst["Segmentation"][0][0])
+    if seg.ndim != 2 or seg.size == 0 or not np.issubdtype(seg.dtype, np.integer):
+        raise BadInputError(
+            path, f"SBD GTinst.Segmentation is {seg.dtype} {seg.shape}, expected a 2-D integer map"
+        )
+    return seg.astype(np.int32)
+
+
+def _read_png_labels(path: Path) -> np.ndarray:
+    from clickbench.loading import open_image
+
+    im, _depth = open_image(path, "instance mask")
+    if im.mode in ("L", "P", "I;16", "I;16B", "I;16L", "I"):
+        return np.asarray(im).astype(np.int32)  # a palette image gives its indices
+    if im.mode == "1":
+        return np.asarray(im).astype(np.int32)
+    raise BadInputError(
+        path,
+        f"instance mask has mode {im.mode}; expected one channel of object ids (8- or 16-bit "
+        "grayscale, or palette indices), 0 = background",
+    )
+
+
+def object_ids(labels: np.ndarray) -> list[int]:
+    """The objects of a label map: its non-zero values, ascending."""
+    return [int(v) for v in np.unique(labels) if v != 0]
+
+
+# --------------------------------------------------------------------------- COCO
+
+
+@functools.lru_cache(maxsize=2)
+def _coco_index(key: tuple[str, int, int]) -> dict:
+    path = Path(key[0])
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise BadInputError(path, f"annotation file is not valid JSON ({err})") from None
+    except UnicodeDecodeError:
+        raise BadInputError(path, "annotation file is not text (not UTF-8 JSON)") from None
+    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
+        raise BadInputError(path, "annotation file has no 'images' list (COCO format expected)")
+    if not isinstance(data.get("annotations"), list):
+        raise BadInputError(path, "annotation file has no 'annotations' list")
+    images = {}
+    for rec in data["images"]:
+        try:
+            images[rec["id"]] = {
+                "file_name": str(rec["file_name"]),
+                "height": int(rec["height"]),
+                "width": int(rec["width"]),
+            }
+        except (KeyError, TypeError, ValueError):
+            raise BadInputError(
+                path, f"image record {rec!r:.120} lacks id, file_name, height or width"
+            ) from None
+    anns = {}
+    for ann in data["annotations"]:
+        if not isinstance(ann, dict) or "id" not in ann or "segmentation" not in ann:
+            raise BadInputError(path, f"annotation {ann!r:.120} lacks id or segmentation")
+        if ann.get("image_id") not in images:
+            raise BadInputError(
+                path, f"annotation {ann['id']} names image_id {ann.get('image_id')!r}, not listed"
+            )
+        if ann["id"] in anns:
+            raise BadInputError(path, f"two annotations share the id {ann['id']}")
+        anns[ann["id"]] = ann
+    return {"images": images, "annotations": anns}
+
+
+def coco_index(path: str | Path) -> dict:
+    """``{"images": {id: {file_name, height, width}}, "annotations": {id: annotation}}`` of
+    a COCO annotation file, validated; cached per file (path, modification time, size)."""
+    path = Path(path)
+    if not path.is_file():
+        problem = "is a folder, not a file" if path.is_dir() else "file not found"
+        raise BadInputError(path, f"annotation {problem}")
+    return _coco_index(_stat_key(path))
+
+
+def coco_object_mask(path: str | Path, annotation: int) -> np.ndarray:
+    """``(H, W) bool`` mask of one annotation, decoded as pycocotools' ``COCO.annToMask``
+    (polygons merged, uncompressed RLE converted, compressed RLE as it is)."""
+    from pycocotools import mask as mask_utils
+
+    index = coco_index(path)
+    ann = index["annotations"].get(annotation)
+    if ann is None:
+        raise BadInputError(path, f"no annotation with id {annotation}")
+    rec = index["images"][ann["image_id"]]
+    h, w = rec["height"], rec["width"]
+    segm = ann["segmentation"]
+    try:
+        if isinstance(segm, list):
+            rle = mask_utils.merge(mask_utils.frPyObjects(segm, h, w))
+        elif isinstance(segm.get("counts"), list):
+            rle = mask_utils.frPyObjects(segm, h, w)
+        else:
+            rle = segm
+        decoded = np.asarray(mask_utils.decode(rle))
+    except Exception as err:  # pycocotools raises TypeError, ValueError, IndexError...
+        raise BadInputError(
+            path, f"annotation {annotation}: its segmentation cannot be decoded ({err})"
+        ) from None
+    if decoded.shape != (h, w):
+        raise BadInputError(
+            path,
+            f"annotation {annotation}: its mask is {decoded.shape[1]} x {decoded.shape[0]} but "
+            f"its image record says {w} x {h} (width x height)",
+        )
+    return decoded.astype(bool)
+
+
+# --------------------------------------------------------------------------- discovery
+
+
+def expand(cls: str, stem: str, image: Path, mask: Path | None, layout: str) -> list[Sample]:
+    """One sample per object of ``mask``. A mask that cannot be read, or holds no object,
+    gives one sample named ``stem`` whose loading reports the problem (or skips it)."""
+    if mask is None or not mask.is_file():
+        return [Sample(cls, stem, image, None, mask)]
+    try:
+        ids = object_ids(read_labels(mask, layout)[0])
+    except BadInputError:
+        ids = []
+    if not ids:
+        return [Sample(cls, stem, image, mask)]
+    return [Sample(cls, object_id(stem, k), image, mask) for k in ids]
+
+
+def _split_names(split_file: Path) -> list[str]:
+    if not split_file.is_file():
+        raise BadInputError(split_file, "split file not found (dataset.split names it)")
+    return [line.strip() for line in split_file.read_text().splitlines() if line.strip()]
+
+
+def _scan_named(
+    cls: str,
+    root: Path,
+    img_dir: Path,
+    img_ext: str,
+    mask_dir: Path,
+    mask_ext: str,
+    split_file: Path | None,
+    layout: str,
+    stray: list[Stray],
+) -> list[Sample]:
+    """SBD / VOC: names from the split file, else the stems of the mask folder."""
+    from clickbench.layouts import _require_dir
+
+    _require_dir(root, "dataset")
+    _require_dir(img_dir, "image")
+    _require_dir(mask_dir, "instance mask")
+    if split_file is not None:
+        names = _split_names(split_file)
+    else:
+        names = sorted(p.stem for p in mask_dir.iterdir() if p.suffix == mask_ext)
+        images = {p.stem for p in img_dir.iterdir() if p.suffix == img_ext}
+        unmasked = len(images - set(names))
+        if unmasked:
+            stray.append(
+                Stray(img_dir, f"{unmasked} images without a {mask_dir.name}/ mask (not used)")
+            )
+    samples: list[Sample] = []
+    for name in names:
+        image, mask = img_dir / f"{name}{img_ext}", mask_dir / f"{name}{mask_ext}"
+        samples += expand(cls, name, image, mask if mask.exists() else None, layout)
+    return samples
+
+
+def scan_sbd(root: Path, cfg: dict, stray: list[Stray]) -> list[Sample]:
+    split = cfg.get("split")
+    return _scan_named(
+        cfg["name"],
+        root,
+        root / "img",
+        ".jpg",
+        root / "inst",
+        ".mat",
+        root / f"{split}.txt" if split else None,
+        "sbd",
+        stray,
+    )
+
+
+def scan_pascal_voc(root: Path, cfg: dict, stray: list[Stray]) -> list[Sample]:
+    split = cfg.get("split")
+    return _scan_named(
+        cfg["name"],
+        root,
+        root / "JPEGImages",
+        ".jpg",
+        root / "SegmentationObject",
+        ".png",
+        root / "ImageSets" / "Segmentation" / f"{split}.txt" if split else None,
+        "pascal_voc",
+        stray,
+    )
+
+
+def scan_instances(root: Path, cfg: dict, stray: list[Stray]) -> list[Sample]:
+    from clickbench.layouts import _scan_generic
+
+    samples: list[Sample] = []
+    for s in _scan_generic(root, cfg, stray):
+        samples += expand(s.cls, s.image_id, s.image, s.mask, "instances")
+    return samples
+
+
+def scan_coco(root: Path, cfg: dict, stray: list[Stray]) -> list[Sample]:
+    from clickbench.layouts import _require_dir
+
+    _require_dir(root, "dataset")
+    if not cfg.get("annotations"):
+        raise BadInputError(root, "layout coco_json needs dataset.annotations (the JSON file)")
+    path = root / cfg["annotations"]
+    img_dir = root / cfg.get("images_dir", "images")
+    index = coco_index(path)
+    crowd = 0
+    samples = []
+    for ann_id, ann in index["annotations"].items():
+        if ann.get("iscrowd", 0):
+            crowd += 1
+            continue
+        rec = index["images"][ann["image_id"]]
+        image = img_dir / rec["file_name"]
+        samples.append(
+            Sample(cfg["name"], object_id(Path(rec["file_name"]).stem, ann_id), image, path)
+        )
+    if crowd:
+        stray.append(
+            Stray(path, f"{crowd} crowd annotations (iscrowd = 1) are not objects; not used")
+        )
+    return samples
