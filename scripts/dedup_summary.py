@@ -2,7 +2,7 @@
 
 input.tables: the per-class dedup TSVs; params.classes: their class names (aligned);
 params.native: the fish dataset root where NA_Fish_Dataset is looked for, or None;
-params.dedup: the config block. Outputs: summary, skipped, native, index_rule (TSV) and
+params.dedup: the config block. Outputs: summary, skipped, warnings, native, index_rule (TSV) and
 contact_sheet (PNG). Tables with nothing to list are written header-only.
 """
 
@@ -25,6 +25,7 @@ tables = {c: dedup.read_table(p) for c, p in sorted(zip(classes, paths, strict=T
 
 dedup.write_table(dedup.summarise(tables), snakemake.output.summary)
 dedup.write_table(dedup.skipped_table(tables), snakemake.output.skipped)
+dedup.write_table(dedup.warnings_table(tables), snakemake.output.warnings)
 
 start, step = int(cfg.get("index_start", 1)), int(cfg.get("index_step", 20))
 index_rows = [dedup.compare_index_rule(t, start, step) | {"class": c} for c, t in tables.items()]

@@ -249,12 +249,19 @@ def _scan_named(
     layout: str,
     stray: list[Stray],
 ) -> list[Sample]:
-    """SBD / VOC: names from the split file, else the stems of the mask folder."""
-    from clickbench.layouts import _require_dir
+    """SBD / VOC: names from the split file, else the stems of the mask folder. Whatever
+    else ``root`` holds (SBD's ``cls/``, VOC's ``Annotations/``...) is listed as stray."""
+    from clickbench.layouts import _require_dir, _stray_reason
 
     _require_dir(root, "dataset")
     _require_dir(img_dir, "image")
     _require_dir(mask_dir, "instance mask")
+    used = {img_dir, mask_dir}
+    if split_file is not None:
+        used |= {split_file, *split_file.parents}
+    for path in sorted(root.iterdir()):
+        if path not in used:
+            stray.append(Stray(path, _stray_reason(path, f"{img_dir.name}/ and {mask_dir.name}/")))
     if split_file is not None:
         names = _split_names(split_file)
     else:
