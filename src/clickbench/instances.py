@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import functools
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -201,7 +202,9 @@ def coco_object_mask(path: str | Path, annotation: int) -> np.ndarray:
             rle = mask_utils.frPyObjects(segm, h, w)
         else:
             rle = segm
-        decoded = np.asarray(mask_utils.decode(rle))
+        with warnings.catch_warnings():  # pycocotools 2.0 predates numpy 2's copy keyword
+            warnings.simplefilter("ignore", DeprecationWarning)
+            decoded = np.asarray(mask_utils.decode(rle))
     except Exception as err:  # pycocotools raises TypeError, ValueError, IndexError...
         raise BadInputError(
             path, f"annotation {annotation}: its segmentation cannot be decoded ({err})"
