@@ -333,17 +333,21 @@ def _uncompressed(mask: np.ndarray) -> list[int]:
     return ([0] if flat[0] else []) + runs
 
 
+def coco_config(root: Path) -> dict:
+    return {
+        "name": "coco",
+        "layout": "coco_json",
+        "root": str(root),
+        "annotations": "annotations/instances_val2017.json",
+        "images_dir": "val2017",
+    }
+
+
 def test_coco_json_objects_match_pycocotools(tmp_path):
     from pycocotools.coco import COCO
 
     path, anns = write_coco(tmp_path / "coco")
-    cfg = {
-        "name": "coco",
-        "layout": "coco_json",
-        "root": str(tmp_path / "coco"),
-        "annotations": "annotations/instances_val2017.json",
-        "images_dir": "val2017",
-    }
+    cfg = coco_config(tmp_path / "coco")
     found = datasets.scan(cfg)
     ids = [s.image_id for s in found.samples]
     assert ids == ["000000000001#11", "000000000001#12", "000000000001#13", "000000000002#21"]
@@ -365,13 +369,7 @@ def test_coco_json_objects_match_pycocotools(tmp_path):
 
 def test_coco_json_bad_files_are_named(tmp_path):
     path, _ = write_coco(tmp_path / "coco")
-    cfg = {
-        "name": "coco",
-        "layout": "coco_json",
-        "root": str(tmp_path / "coco"),
-        "annotations": "annotations/instances_val2017.json",
-        "images_dir": "val2017",
-    }
+    cfg = coco_config(tmp_path / "coco")
     data = json.loads(path.read_text())
     data["images"][1]["height"] = 500  # the record disagrees with the photo's size
     path.write_text(json.dumps(data))
@@ -401,3 +399,13 @@ def test_labels_are_read_once_per_file(tmp_path):
     Image.fromarray((labels == 1).astype(np.uint8) * 7).save(path)
     gt, _ = datasets.load_ground_truth(path, "instances", labels.shape, 7)
     np.testing.assert_array_equal(gt, labels == 1)
+
+
+def test_split_name_without_a_mask_names_the_file_looked_for(voc_root):
+    split = voc_root / "ImageSets" / "Segmentation" / "val.txt"
+    split.write_text("2007_000032\n2007_000033\n")  # 000033 has a photo but no mask
+    cfg = {"name": "VOC", "layout": "pascal_voc", "root": str(voc_root), "split": "val"}
+    (sample,) = [s for s in datasets.scan(cfg).samples if s.image_id == "2007_000033"]
+    _, skipped = datasets.try_load(sample, "pascal_voc", "skip")
+    assert "no ground-truth mask" in skipped.problem
+    assert str(voc_root / "SegmentationObject" / "2007_000033.png") in skipped.problem

@@ -241,21 +241,30 @@ def _split_names(split_file: Path) -> list[str]:
     return [line.strip() for line in split_file.read_text().splitlines() if line.strip()]
 
 
-def _scan_named(
-    cls: str,
-    root: Path,
-    img_dir: Path,
-    img_ext: str,
-    mask_dir: Path,
-    mask_ext: str,
-    split_file: Path | None,
-    layout: str,
-    stray: list[Stray],
-) -> list[Sample]:
-    """SBD / VOC: names from the split file, else the stems of the mask folder. Whatever
-    else ``root`` holds (SBD's ``cls/``, VOC's ``Annotations/``...) is listed as stray."""
+#: SBD and VOC as RITM reads them: (image folder, image suffix, mask folder, mask suffix,
+#: split file under root with ``{split}`` for dataset.split)
+NAMED_LAYOUTS = {
+    "sbd": ("img", ".jpg", "inst", ".mat", "{split}.txt"),
+    "pascal_voc": (
+        "JPEGImages",
+        ".jpg",
+        "SegmentationObject",
+        ".png",
+        "ImageSets/Segmentation/{split}.txt",
+    ),
+}
+
+
+def scan_named(root: Path, cfg: dict, stray: list[Stray]) -> list[Sample]:
+    """SBD / VOC (:data:`NAMED_LAYOUTS`): the names of the split file (``dataset.split``),
+    else the stems of the mask folder. Whatever else ``root`` holds (SBD's ``cls/``, VOC's
+    ``Annotations/``...) is listed as stray; so are, counted, images without a mask."""
     from clickbench.layouts import _require_dir, _stray_reason
 
+    layout = cfg["layout"]
+    img_name, img_ext, mask_name, mask_ext, split_name = NAMED_LAYOUTS[layout]
+    img_dir, mask_dir = root / img_name, root / mask_name
+    split_file = root / split_name.format(split=cfg["split"]) if cfg.get("split") else None
     _require_dir(root, "dataset")
     _require_dir(img_dir, "image")
     _require_dir(mask_dir, "instance mask")
@@ -264,7 +273,7 @@ def _scan_named(
         used |= {split_file, *split_file.parents}
     for path in sorted(root.iterdir()):
         if path not in used:
-            stray.append(Stray(path, _stray_reason(path, f"{img_dir.name}/ and {mask_dir.name}/")))
+            stray.append(Stray(path, _stray_reason(path, f"{img_name}/ and {mask_name}/")))
     if split_file is not None:
         names = _split_names(split_file)
     else:
@@ -273,43 +282,13 @@ def _scan_named(
         unmasked = len(images - set(names))
         if unmasked:
             stray.append(
-                Stray(img_dir, f"{unmasked} images without a {mask_dir.name}/ mask (not used)")
+                Stray(img_dir, f"{unmasked} images without a {mask_name}/ mask (not used)")
             )
     samples: list[Sample] = []
     for name in names:
         image, mask = img_dir / f"{name}{img_ext}", mask_dir / f"{name}{mask_ext}"
-        samples += expand(cls, name, image, mask if mask.exists() else None, layout)
+        samples += expand(cfg["name"], name, image, mask, layout)
     return samples
-
-
-def scan_sbd(root: Path, cfg: dict, stray: list[Stray]) -> list[Sample]:
-    split = cfg.get("split")
-    return _scan_named(
-        cfg["name"],
-        root,
-        root / "img",
-        ".jpg",
-        root / "inst",
-        ".mat",
-        root / f"{split}.txt" if split else None,
-        "sbd",
-        stray,
-    )
-
-
-def scan_pascal_voc(root: Path, cfg: dict, stray: list[Stray]) -> list[Sample]:
-    split = cfg.get("split")
-    return _scan_named(
-        cfg["name"],
-        root,
-        root / "JPEGImages",
-        ".jpg",
-        root / "SegmentationObject",
-        ".png",
-        root / "ImageSets" / "Segmentation" / f"{split}.txt" if split else None,
-        "pascal_voc",
-        stray,
-    )
 
 
 def scan_instances(root: Path, cfg: dict, stray: list[Stray]) -> list[Sample]:

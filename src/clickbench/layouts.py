@@ -278,8 +278,8 @@ def scan(dataset_cfg: dict) -> Discovery:
 
         scanner = {
             "instances": instances.scan_instances,
-            "sbd": instances.scan_sbd,
-            "pascal_voc": instances.scan_pascal_voc,
+            "sbd": instances.scan_named,
+            "pascal_voc": instances.scan_named,
             "coco_json": instances.scan_coco,
         }[layout]
         samples = scanner(root, dataset_cfg, stray)
