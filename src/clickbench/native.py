@@ -3,8 +3,9 @@
 The Kaggle download holds, beside ``Fish_Dataset/``, about 50 originals per class in
 ``NA_Fish_Dataset/`` with mixed names and formats and folder spellings of their own
 (``Gilt Head Bream`` for ``Gilt-Head Bream``). :func:`scan_native` finds them and matches
-their folders to the masked set's classes; :func:`clickbench.dedup.match_native` then matches
-each file to a dedup group (``tables/native_match.tsv``).
+their folders to the masked set's classes; :func:`match_table` matches each file to a dedup
+group of its class (with :func:`clickbench.dedup.match_native`, which compares hashes):
+``tables/native_match.tsv``. The demo writes such a folder (:mod:`clickbench.demo`).
 """
 
 from __future__ import annotations
@@ -127,3 +128,28 @@ def find_native(root: str | Path) -> dict[str, list[Path]]:
     for item in found.stray:
         log.warning("not used: %s (%s)", item.path, item.reason)
     return found.images
+
+
+def match_table(root: str | Path | None, tables, max_distance: int | None = None):
+    """``tables/native_match.tsv``: every NA original of a fish ``root`` matched to a dedup
+    group of its class (:func:`clickbench.dedup.match_native`), classes in the order of
+    ``tables`` (``{class: dedup table}``). Header-only when ``root`` is ``None`` (not the fish
+    layout) or has no ``NA_Fish_Dataset``; a class with no NA folder lists its groups as
+    ``no_native``."""
+    import pandas as pd
+
+    from clickbench import dedup
+
+    found = find_native(root) if root else {}
+    if root and not found:
+        log.info("no NA_Fish_Dataset found for %s", root)
+    if max_distance is None:
+        max_distance = dedup.DEFAULT_MAX_DISTANCE
+    parts = [
+        dedup.match_native(found.get(c, []), t, max_distance=int(max_distance), cls=c)
+        for c, t in tables.items()
+        if found
+    ]
+    if not parts:
+        return pd.DataFrame(columns=list(dedup.NATIVE_COLUMNS))
+    return pd.concat(parts, ignore_index=True)
