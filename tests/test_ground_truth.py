@@ -117,3 +117,33 @@ def test_jpeg_mask_in_a_dataset_is_read_and_listed(tmp_path):
         loaded, skipped = datasets.try_load(sample, "fish", policy, notes)
         assert skipped is None and loaded[1].shape == horse.shape
         assert [n.path for n in notes] == [str(mask)]
+
+
+def test_dedup_table_lists_the_loaders_warnings(tmp_path):
+    """What was read unusually reaches the dataset tables: the class table's ``warning``
+    column, the warnings table and the per-class count of the summary."""
+    from clickbench import dedup
+
+    skdata = pytest.importorskip("skimage.data")
+    horse = np.where(skdata.horse(), 0, 255).astype(np.uint8)
+    h, w = horse.shape
+    gray = tmp_path / "00001.png"
+    Image.fromarray(cv2.resize(skdata.camera(), (w, h))).save(gray)
+    rgb = tmp_path / "00002.png"
+    Image.fromarray(cv2.resize(skdata.astronaut(), (w, h))).save(rgb)
+    plain, jpg = tmp_path / "m1.png", tmp_path / "m2.jpg"
+    Image.fromarray(horse).save(plain)
+    Image.fromarray(horse).save(jpg, quality=90)
+    samples = [
+        datasets.Sample("Horse", "00001", gray, plain),
+        datasets.Sample("Horse", "00002", rgb, jpg),
+    ]
+    table = dedup.dedup_class(samples, {"method": "none"}, layout="fish")
+    assert list(table["status"]) == ["ok", "ok"] and table["selected"].sum() == 2
+    assert table["warning"].str.startswith(("grayscale image", "mask looks JPEG")).all()
+    listed = dedup.warnings_table({"Horse": table})
+    assert list(listed.columns) == ["class", "image", "image_path", "mask_path", "warning"]
+    assert list(listed["image"]) == ["00001", "00002"]
+    assert list(listed["mask_path"]) == [str(plain), str(jpg)]
+    summary = dedup.summarise({"Horse": table}).set_index("class")
+    assert summary.loc["Horse", "warnings"] == 2
