@@ -75,7 +75,7 @@ def _discover():
             f"to download the {LAYOUT} dataset"
         )
     try:
-        return cbdatasets.discover(DATASET)
+        return cbdatasets.discover(DATASET, cache_dir=config["cache_dir"])
     except BadInputError as err:
         raise WorkflowError(str(err)) from None
 

@@ -409,3 +409,28 @@ def test_split_name_without_a_mask_names_the_file_looked_for(voc_root):
     _, skipped = datasets.try_load(sample, "pascal_voc", "skip")
     assert "no ground-truth mask" in skipped.problem
     assert str(voc_root / "SegmentationObject" / "2007_000033.png") in skipped.problem
+
+
+def test_object_ids_are_remembered_between_runs(sbd_root, tmp_path, monkeypatch):
+    """Discovery reads each instance mask once, then takes its ids from the cache until the
+    file changes (SBD's 2857 val masks take about a minute to read)."""
+    cfg = {"name": "SBD", "layout": "sbd", "root": str(sbd_root), "split": "val"}
+    cache = tmp_path / "cache"
+    first = datasets.scan(cfg, cache)
+    (index_file,) = (cache / "objects").glob("sbd-*.json")
+    reads = []
+    real = instances.read_labels
+    monkeypatch.setattr(
+        instances, "read_labels", lambda p, layout: reads.append(p) or real(p, layout)
+    )
+    assert datasets.scan(cfg, cache) == first and reads == []
+    changed = sbd_root / "inst" / "2008_000001.mat"
+    _, labels = coins_labels()
+    write_sbd_mat(changed, labels[:160, :200] * (labels[:160, :200] == 1))
+    again = datasets.scan(cfg, cache)
+    assert reads == [changed]
+    ids = [s.image_id for s in again.samples if s.image_id.startswith("2008_000001")]
+    assert ids == ["2008_000001#1"]
+    assert datasets.scan(cfg) == again  # no cache: the same samples
+    index_file.write_text("{not json")  # a damaged index is rebuilt
+    assert datasets.scan(cfg, cache) == again

@@ -31,12 +31,14 @@ Every layout here is one class named after the dataset.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import warnings
 from pathlib import Path
 
 import numpy as np
 
+from clickbench.atomic import write_atomic
 from clickbench.errors import BadInputError
 from clickbench.samples import Sample, Stray, object_id
 
@@ -221,13 +223,70 @@ def coco_object_mask(path: str | Path, annotation: int) -> np.ndarray:
 # --------------------------------------------------------------------------- discovery
 
 
-def expand(cls: str, stem: str, image: Path, mask: Path | None, layout: str) -> list[Sample]:
+class ObjectIndex:
+    """The object ids of instance masks, remembered on disk between runs.
+
+    Discovery needs every mask's ids (one sample per object), and the workflow discovers at
+    every start (on a cluster, in every job): reading SBD's 2857 ``val`` masks takes about a
+    minute. Entries are keyed by the mask's path, modification time and size, so a changed
+    mask is read again. ``path=None`` remembers nothing. The file is written atomically;
+    two runs writing it at once leave one of their complete versions.
+    """
+
+    VERSION = 1
+
+    def __init__(self, path: str | Path | None):
+        self.path = Path(path) if path else None
+        self.entries: dict[str, list] = {}
+        self.changed = False
+        if self.path is not None and self.path.is_file():
+            try:
+                data = json.loads(self.path.read_text())
+                if data.get("version") == self.VERSION:
+                    self.entries = dict(data["files"])
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                self.entries = {}  # unreadable: rebuilt
+
+    @classmethod
+    def for_dataset(cls, cache_dir: str | Path | None, layout: str, root: Path) -> ObjectIndex:
+        if cache_dir is None:
+            return cls(None)
+        digest = hashlib.sha256(f"{layout}\0{Path(root).resolve()}".encode()).hexdigest()
+        return cls(Path(cache_dir) / "objects" / f"{layout}-{digest[:16]}.json")
+
+    def ids(self, mask: Path, layout: str) -> list[int]:
+        """The mask's object ids; raises :class:`BadInputError` when it cannot be read."""
+        key = _stat_key(mask)
+        entry = self.entries.get(key[0])
+        if entry is not None and entry[:2] == list(key[1:]):
+            return list(entry[2])
+        ids = object_ids(read_labels(mask, layout)[0])
+        self.entries[key[0]] = [key[1], key[2], ids]
+        self.changed = True
+        return ids
+
+    def save(self) -> None:
+        if self.path is None or not self.changed:
+            return
+        body = json.dumps({"version": self.VERSION, "files": self.entries}, sort_keys=True)
+        write_atomic(self.path, lambda fh: fh.write(body), text=True)
+        self.changed = False
+
+
+def expand(
+    cls: str,
+    stem: str,
+    image: Path,
+    mask: Path | None,
+    layout: str,
+    index: ObjectIndex | None = None,
+) -> list[Sample]:
     """One sample per object of ``mask``. A mask that cannot be read, or holds no object,
     gives one sample named ``stem`` whose loading reports the problem (or skips it)."""
     if mask is None or not mask.is_file():
         return [Sample(cls, stem, image, None, mask)]
     try:
-        ids = object_ids(read_labels(mask, layout)[0])
+        ids = (index or ObjectIndex(None)).ids(mask, layout)
     except BadInputError:
         ids = []
     if not ids:
@@ -255,7 +314,9 @@ NAMED_LAYOUTS = {
 }
 
 
-def scan_named(root: Path, cfg: dict, stray: list[Stray]) -> list[Sample]:
+def scan_named(
+    root: Path, cfg: dict, stray: list[Stray], index: ObjectIndex | None = None
+) -> list[Sample]:
     """SBD / VOC (:data:`NAMED_LAYOUTS`): the names of the split file (``dataset.split``),
     else the stems of the mask folder. Whatever else ``root`` holds (SBD's ``cls/``, VOC's
     ``Annotations/``...) is listed as stray; so are, counted, images without a mask."""
@@ -287,16 +348,18 @@ def scan_named(root: Path, cfg: dict, stray: list[Stray]) -> list[Sample]:
     samples: list[Sample] = []
     for name in names:
         image, mask = img_dir / f"{name}{img_ext}", mask_dir / f"{name}{mask_ext}"
-        samples += expand(cfg["name"], name, image, mask, layout)
+        samples += expand(cfg["name"], name, image, mask, layout, index)
     return samples
 
 
-def scan_instances(root: Path, cfg: dict, stray: list[Stray]) -> list[Sample]:
+def scan_instances(
+    root: Path, cfg: dict, stray: list[Stray], index: ObjectIndex | None = None
+) -> list[Sample]:
     from clickbench.layouts import _scan_generic
 
     samples: list[Sample] = []
     for s in _scan_generic(root, cfg, stray):
-        samples += expand(s.cls, s.image_id, s.image, s.mask, "instances")
+        samples += expand(s.cls, s.image_id, s.image, s.mask, "instances", index)
     return samples
 
 

@@ -256,8 +256,11 @@ def _scan_generic(root: Path, cfg: dict, stray: list[Stray]) -> list[Sample]:
     return samples
 
 
-def scan(dataset_cfg: dict) -> Discovery:
+def scan(dataset_cfg: dict, cache_dir: str | Path | None = None) -> Discovery:
     """Find every sample of the dataset described by ``dataset_cfg`` (the ``dataset:`` block).
+
+    ``cache_dir``: where the object ids of instance masks are remembered between runs
+    (:class:`clickbench.instances.ObjectIndex`); ``None`` reads every mask each time.
 
     Samples are sorted by ``(class, image_id)``; ``dataset.classes``, when given, keeps only
     those classes (a class that does not exist is an error listing the ones found). Raises
@@ -276,13 +279,13 @@ def scan(dataset_cfg: dict) -> Discovery:
     elif layout in INSTANCE_LAYOUTS:
         from clickbench import instances
 
-        scanner = {
-            "instances": instances.scan_instances,
-            "sbd": instances.scan_named,
-            "pascal_voc": instances.scan_named,
-            "coco_json": instances.scan_coco,
-        }[layout]
-        samples = scanner(root, dataset_cfg, stray)
+        if layout == "coco_json":
+            samples = instances.scan_coco(root, dataset_cfg, stray)
+        else:
+            index = instances.ObjectIndex.for_dataset(cache_dir, layout, root)
+            scanner = instances.scan_instances if layout == "instances" else instances.scan_named
+            samples = scanner(root, dataset_cfg, stray, index)
+            index.save()
     else:
         raise BadInputError(root, f"unknown dataset layout {layout!r}; known: {', '.join(LAYOUTS)}")
     found = sorted({s.cls for s in samples})
@@ -302,9 +305,9 @@ def scan(dataset_cfg: dict) -> Discovery:
     return Discovery(root, tuple(samples), tuple(stray))
 
 
-def discover(dataset_cfg: dict) -> list[Sample]:
+def discover(dataset_cfg: dict, cache_dir: str | Path | None = None) -> list[Sample]:
     """The samples of :func:`scan`, sorted by ``(class, image_id)``; stray files are logged."""
-    found = scan(dataset_cfg)
+    found = scan(dataset_cfg, cache_dir)
     for item in found.stray:
         log.warning("not used: %s (%s)", item.path, item.reason)
     return list(found.samples)
