@@ -93,12 +93,21 @@ def _discover():
         DATASET_MISSING = f"dataset.root {DATASET['root']!r} does not exist; {how}"
         return []
     try:
-        return cbdatasets.discover(DATASET)
+        return cbdatasets.discover(DATASET, cache_dir=config["cache_dir"])
     except BadInputError as err:
         raise WorkflowError(str(err)) from None
 
 
 SAMPLES = _discover()
+if (
+    LAYOUT in cbdatasets.INSTANCE_LAYOUTS
+    and config.get("dedup", {}).get("method", "phash") == "phash"
+):
+    raise WorkflowError(
+        f"dataset.layout {LAYOUT!r} holds several objects per image (one sample each): "
+        "dedup.method 'phash' would group the objects of one image as copies and keep one; "
+        "set dedup.method: none"
+    )
 CLASSES = sorted({s.cls for s in SAMPLES})
 SLUG = {c: cbdatasets.slug(c) for c in CLASSES}
 CLASS_OF_SLUG = {v: k for k, v in SLUG.items()}

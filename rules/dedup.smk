@@ -38,6 +38,11 @@ rule dedup_summary:
             caption="../report/skipped.rst",
             category="Dataset",
         ),
+        warnings=report(
+            f"{R}/tables/warnings.tsv",
+            caption="../report/warnings.rst",
+            category="Dataset",
+        ),
         native=report(
             f"{R}/tables/native_match.tsv",
             caption="../report/native_match.rst",

@@ -2,7 +2,7 @@
 
 input.tables: the per-class dedup TSVs; params.classes: their class names (aligned);
 params.native: the fish dataset root where NA_Fish_Dataset is looked for, or None;
-params.dedup: the config block. Outputs: summary, skipped, native, index_rule (TSV) and
+params.dedup: the config block. Outputs: summary, skipped, warnings, native, index_rule (TSV) and
 contact_sheet (PNG). Tables with nothing to list are written header-only.
 """
 
@@ -10,7 +10,7 @@ import logging
 
 import pandas as pd
 
-from clickbench import contact_sheet, datasets, dedup
+from clickbench import contact_sheet, dedup, native
 
 logging.basicConfig(
     filename=snakemake.log[0], level=logging.INFO, format="%(levelname)s %(message)s"
@@ -25,6 +25,7 @@ tables = {c: dedup.read_table(p) for c, p in sorted(zip(classes, paths, strict=T
 
 dedup.write_table(dedup.summarise(tables), snakemake.output.summary)
 dedup.write_table(dedup.skipped_table(tables), snakemake.output.skipped)
+dedup.write_table(dedup.warnings_table(tables), snakemake.output.warnings)
 
 start, step = int(cfg.get("index_start", 1)), int(cfg.get("index_step", 20))
 index_rows = [dedup.compare_index_rule(t, start, step) | {"class": c} for c, t in tables.items()]
@@ -32,28 +33,9 @@ dedup.write_table(
     pd.DataFrame(index_rows, columns=list(dedup.INDEX_RULE_COLUMNS)), snakemake.output.index_rule
 )
 
-native_parts = []
-if snakemake.params.native:
-    found = datasets.find_native(snakemake.params.native)
-    if not found:
-        logging.info("no NA_Fish_Dataset found for %s", snakemake.params.native)
-    for c, t in tables.items():
-        if found:
-            native_parts.append(
-                dedup.match_native(
-                    found.get(c, []),
-                    t,
-                    max_distance=int(cfg.get("max_distance", dedup.DEFAULT_MAX_DISTANCE)),
-                    cls=c,
-                )
-            )
-native = (
-    pd.concat(native_parts, ignore_index=True)
-    if native_parts
-    else pd.DataFrame(columns=list(dedup.NATIVE_COLUMNS))
-)
-dedup.write_table(native, snakemake.output.native)
-for status, n in native["status"].value_counts().sort_index().items():
+matched = native.match_table(snakemake.params.native, tables, cfg.get("max_distance"))
+dedup.write_table(matched, snakemake.output.native)
+for status, n in matched["status"].value_counts().sort_index().items():
     logging.info("NA matching: %d %s", n, status)
 
 contact_sheet.contact_sheet(

@@ -138,12 +138,37 @@ def test_16_bit_image(tmp_path, channels, ext):
     expect(lambda: load_image(path), path, "16-bit image", "expected 8-bit RGB")
 
 
-@pytest.mark.parametrize("mode, words", [("L", "grayscale"), ("P", "palette"), ("1", "black")])
-def test_grayscale_and_palette_images(tmp_path, mode, words):
+@pytest.mark.parametrize("mode, words", [("P", "palette"), ("1", "black")])
+def test_palette_and_bilevel_images(tmp_path, mode, words):
     path = tmp_path / f"{mode}.png"
     Image.fromarray(np.zeros((H, W), np.uint8), "L").convert(mode).save(path)
-    expect(lambda: load_image(path), path, f"expected 8-bit RGB, got mode {mode}", words)
-    expect(lambda: load_image(path), path, "convert('RGB')")
+    expect(lambda: load_image(path), path, f"expected 8-bit RGB or grayscale, got mode {mode}")
+    expect(lambda: load_image(path), path, words, "convert('RGB')")
+
+
+@pytest.mark.parametrize("ext", [".png", ".jpg"])
+def test_grayscale_photo_is_read_as_cv2_reads_it(tmp_path, ext):
+    """A grayscale photograph (scikit-image's camera) is read as RITM reads it: cv2.imread
+    replicates the channel into three. The read is listed as a note, never silent."""
+    skdata = pytest.importorskip("skimage.data")
+    path = tmp_path / f"camera{ext}"
+    Image.fromarray(skdata.camera(), "L").save(path)
+    notes = []
+    image = load_image(path, notes)
+    reference = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+    assert image.shape == reference.shape == (*skdata.camera().shape, 3)
+    np.testing.assert_array_equal(image, reference)
+    assert [n.path for n in notes] == [str(path)] and "grayscale" in notes[0].note
+    assert (image[..., 0] == image[..., 2]).all()
+
+
+def test_grayscale_with_transparency_is_refused(tmp_path):
+    arr = np.zeros((H, W, 2), np.uint8)
+    arr[..., 1] = 255
+    arr[0, 0, 1] = 0
+    path = tmp_path / "la.png"
+    Image.fromarray(arr, "LA").save(path)
+    expect(lambda: load_image(path), path, "transparency (mode LA)")
 
 
 # --------------------------------------------------------------------------- masks
@@ -195,6 +220,27 @@ def test_empty_mask(tmp_path, layout):
         "no object pixels",
         "cannot be evaluated",
     )
+
+
+@pytest.mark.parametrize("layout, rule", [("generic", ">= 128"), ("grabcut", "> 128")])
+def test_instance_ids_under_a_binary_layout_are_named_not_called_empty(tmp_path, layout, rule):
+    """A mask with values {0, 1, 2} is not "empty, every pixel background": the message says
+    which values it holds, how the layout reads them, and that it is an instance mask."""
+    values = np.zeros((H, W), np.uint8)
+    values[5:15, 5:15] = 1
+    values[20:30, 30:40] = 2
+    path = tmp_path / "m.png"
+    Image.fromarray(values, "L").save(path)
+    err = expect(
+        lambda: load_ground_truth(path, layout, (H, W)),
+        path,
+        "no object pixels",
+        rule,
+        "its values are 0, 1, 2",
+        "instance mask",
+        "layout 'instances'",
+    )
+    assert "every pixel is" not in str(err) and "empty" not in str(err)
 
 
 def test_grabcut_mask_all_ignore_is_empty(tmp_path):
@@ -267,12 +313,12 @@ def test_try_load_good_sample_and_bad_policy(tmp_path):
 def test_skip_mode_lists_every_kind(tmp_path):
     """In skip mode each bad sample becomes one listed problem; good ones still load."""
     good = Sample("A", "good", good_rgb(tmp_path / "g.png"), good_mask(tmp_path / "gm.png"))
-    gray = tmp_path / "gray.png"
-    Image.fromarray(np.zeros((H, W), np.uint8), "L").save(gray)
+    palette = tmp_path / "palette.png"
+    Image.fromarray(np.zeros((H, W), np.uint8), "L").convert("P").save(palette)
     empty = tmp_path / "empty_m.png"
     Image.fromarray(np.zeros((H, W), np.uint8), "L").save(empty)
     bad = [
-        Sample("A", "gray", gray, good_mask(tmp_path / "m1.png")),
+        Sample("A", "palette", palette, good_mask(tmp_path / "m1.png")),
         Sample("A", "nomask", good_rgb(tmp_path / "n.png"), None),
         Sample("A", "empty", good_rgb(tmp_path / "e.png"), empty),
         Sample("A", "missing", tmp_path / "missing.png", good_mask(tmp_path / "m2.png")),
@@ -280,8 +326,8 @@ def test_skip_mode_lists_every_kind(tmp_path):
     results = [try_load(s, "fish", "skip") for s in [good, *bad]]
     assert results[0][1] is None
     problems = {r[1].image_id: r[1].problem for r in results[1:]}
-    assert set(problems) == {"gray", "nomask", "empty", "missing"}
-    assert "got mode L" in problems["gray"]
+    assert set(problems) == {"palette", "nomask", "empty", "missing"}
+    assert "got mode P" in problems["palette"]
     assert "no ground-truth mask" in problems["nomask"]
     assert "no object pixels" in problems["empty"]
     assert "not found" in problems["missing"]

@@ -376,6 +376,7 @@ def test_scripts_end_to_end(tmp_path):
     outs = {
         "summary": tmp_path / "t" / "summary.tsv",
         "skipped": tmp_path / "t" / "skipped.tsv",
+        "warnings": tmp_path / "t" / "warnings.tsv",
         "native": tmp_path / "t" / "native.tsv",
         "index_rule": tmp_path / "t" / "index_rule.tsv",
         "contact_sheet": tmp_path / "f" / "sheet.png",
@@ -390,6 +391,8 @@ def test_scripts_end_to_end(tmp_path):
     summary = pd.read_csv(outs["summary"], sep="\t")
     assert list(summary["groups"]) == [2, 2, 4]
     assert outs["skipped"].read_text() == "class\timage\tpath\tproblem\n"
+    assert outs["warnings"].read_text() == "class\timage\timage_path\tmask_path\twarning\n"
+    assert (summary["warnings"] == 0).all()  # the demo's photos and masks are plain RGB/binary
     native = pd.read_csv(outs["native"], sep="\t", keep_default_na=False)
     assert set(native["status"]) <= {"matched", "no_native", "no_group"}
     assert (native["status"] == "matched").sum() == 3  # Shrimp lacks one NA original

@@ -116,6 +116,7 @@ COLUMNS = (
     "mask_consistent",
     "status",
     "problem",
+    "warning",
 )
 
 
@@ -538,9 +539,11 @@ def dedup_class(
     canon: list[Canonical] = []
     masks: list[np.ndarray | None] = []
     problems: dict[int, str] = {}
+    warnings: dict[int, str] = {}  # read, but not as a plain file (clickbench.loading notes)
     for idx, s in enumerate(samples):
+        notes: list[datasets.Note] = []
         if check_masks:
-            loaded, skipped = datasets.try_load(s, layout, on_bad_input)
+            loaded, skipped = datasets.try_load(s, layout, on_bad_input, notes)
             if skipped is not None:
                 where = "" if skipped.path == str(s.image) else f"{skipped.path}: "
                 problems[idx] = where + skipped.problem
@@ -548,13 +551,15 @@ def dedup_class(
             image, gt, _ignore = loaded
         else:
             try:
-                image, gt = datasets.load_image(s.image), None
+                image, gt = datasets.load_image(s.image, notes), None
             except BadInputError as err:
                 if on_bad_input == "error":
                     raise
                 problems[idx] = err.problem
                 continue
         ok.append(idx)
+        if notes:
+            warnings[idx] = "; ".join(n.note for n in notes)
         canon.append(image_hashes(image))
         # kept reduced (the resolution of the check), not at full size: 1000 masks per class
         masks.append(_reduce_mask(gt, canon[-1].valid.shape).astype(bool) if check_masks else None)
@@ -562,6 +567,8 @@ def dedup_class(
     rows = [_row(s) for s in samples]
     for idx, problem in problems.items():
         rows[idx].update(status="skipped", problem=problem)
+    for idx, warning in warnings.items():
+        rows[idx]["warning"] = warning
     if ok:
         _fill_groups(rows, ok, canon, masks, labels, samples)
     ids = [s.image_id for s in samples]
@@ -611,6 +618,7 @@ def _row(s: datasets.Sample) -> dict:
         "mask_consistent": pd.NA,
         "status": "ok",
         "problem": "",
+        "warning": "",
     }
 
 
@@ -708,6 +716,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
             "representative": str,
             "hash": str,
             "problem": str,
+            "warning": str,
             "class": str,
             "image_path": str,
             "mask_path": str,
@@ -746,6 +755,7 @@ def _summary_row(cls, t, okt, sizes) -> dict:
         "class": cls,
         "images": len(t),
         "skipped": int((t["status"] == "skipped").sum()),
+        "warnings": int((t["warning"] != "").sum()) if "warning" in t else 0,
         "groups": len(sizes),
         "selected": int(t["selected"].sum()),
         "representatives_with_fill": int(
@@ -775,6 +785,22 @@ def skipped_table(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
                 path, problem = r["mask_path"], problem[len(prefix) :]
             rows.append({"class": cls, "image": r["image"], "path": path, "problem": problem})
     return pd.DataFrame(rows, columns=list(SKIPPED_COLUMNS))
+
+
+WARNING_COLUMNS = ("class", "image", "image_path", "mask_path", "warning")
+
+
+def warnings_table(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Every sample read, but not as a plain file would be (a grayscale photograph, a mask
+    that looks JPEG-compressed; :mod:`clickbench.loading`), across class tables (columns
+    :data:`WARNING_COLUMNS`). Header-only when there is none."""
+    rows = [
+        {"class": cls, **{c: r[c] for c in WARNING_COLUMNS[1:]}}
+        for cls, t in tables.items()
+        if "warning" in t
+        for _, r in t[t["warning"] != ""].iterrows()
+    ]
+    return pd.DataFrame(rows, columns=list(WARNING_COLUMNS))
 
 
 INDEX_RULE_COLUMNS = (
@@ -938,6 +964,7 @@ __all__ = [
     "index_rule",
     "mask_agreement",
     "match_native",
+    "warnings_table",
     "pair_distances",
     "read_table",
     "summarise",

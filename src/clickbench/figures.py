@@ -509,7 +509,9 @@ def _load_sample(sample: Mapping) -> tuple[np.ndarray, np.ndarray, np.ndarray | 
     from clickbench import datasets
 
     image = datasets.load_image(sample["image_path"])
-    gt, ignore = datasets.load_ground_truth(sample["mask_path"], sample["layout"], image.shape)
+    layout = sample["layout"]
+    instance = datasets.instance_of(sample["image"], layout)  # the object, in instance layouts
+    gt, ignore = datasets.load_ground_truth(sample["mask_path"], layout, image.shape, instance)
     return image, gt, ignore
 
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clickbench import protocols as P
-from clickbench.datasets import load_ground_truth, load_image
+from clickbench.datasets import instance_of, load_ground_truth, load_image
 from clickbench.memo import ResultMemo, key_for
 from clickbench.models import registry
 from clickbench.models.base import InteractiveModel
@@ -200,7 +200,8 @@ def compute(
     log.info("model %s (%s), image %s / %s", job.model, job.spec["type"], task.cls, task.image)
     if image is None:
         image = load_image(task.image_path)
-    gt, ignore = load_ground_truth(task.mask_path, job.layout, image.shape)
+    instance = instance_of(task.image, job.layout)  # the object, in an instance layout
+    gt, ignore = load_ground_truth(task.mask_path, job.layout, image.shape, instance)
     timed = Timed(model, job.model)
     timed.set_image(image)
     source_clicks = None
@@ -311,7 +312,10 @@ def run_chunk(
     )
     if misses:
         model = build_model(job, device)
-        images = {task.image: load_image(task.image_path) for task, _, _ in misses}
+        images = {}  # by file: the objects of one image (instance layouts) share it
+        for task, _, _ in misses:
+            if task.image_path not in images:
+                images[task.image_path] = load_image(task.image_path)
         prepare = getattr(model, "prepare", None)
         if prepare is not None and job.cache_dir is not None:
             t0 = time.perf_counter()
@@ -327,7 +331,7 @@ def run_chunk(
                 outputs = {
                     name: str(Path(scratch) / entry) for name, entry in job.output_files().items()
                 }
-                compute(job, model, task, outputs, image=images.pop(task.image))
+                compute(job, model, task, outputs, image=images[task.image_path])
                 _store(job, task, key, ingredients, outputs)
     computed = {key for _, key, _ in misses}
     rows = [
