@@ -86,13 +86,23 @@ from clickbench.errors import BadInputError
 log = logging.getLogger(__name__)
 
 FILL_LEVEL = 16  # a pixel whose every channel is <= this is black rotation fill
+FLOOD_LEVEL = 40  # next to the fill, fill up to this level (a re-encoding lifts its edge)
+EDGE_BAND = 1  # working pixels
 CROP = 0.70  # canonical square side / photo short side (inside the always-kept circle)
 THUMB = 64  # canonical crop size in pixels
 HASH_SIZE = 16  # phash of HASH_SIZE x HASH_SIZE DCT coefficients: 256 bits
 WORDS = HASH_SIZE * HASH_SIZE // 64
-DEFAULT_MAX_DISTANCE = 56  # of 256 bits
-MIN_CORRELATION = 0.95
+DEFAULT_MAX_DISTANCE = 48  # of 256 bits: candidate pairs, then verified (see the docstring)
+MIN_CORRELATION = 0.95  # verification: the limits of Alignment.same_photo, from real photos
+MAX_SHIFT = 0.8  # crop pixels
+MAX_ROTATION = 2.5  # degrees
+MAX_ZOOM = 1.04
+MAX_BLOCK_RESIDUAL = 0.3
+BLOCKS = 4
+MAX_ATTEMPTS = 3  # failed verifications between two groups before their pairs are left out
+ECC_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 1e-3)
 MASK_IOU_MIN = 0.85
+EDGE_OVERSHOOT = 0.65  # working pixels by which the outline overshoots the photo edge
 WORK_SCALE = 2  # geometry and crops are computed at 1/WORK_SCALE resolution
 MASK_SCALE = 2  # masks are compared at 1/MASK_SCALE resolution
 METHODS = ("phash", "index", "none")
@@ -150,13 +160,50 @@ class Geometry:
 
     ``angle``: rotation of the photo's axes modulo 90 degrees, in (-45, 45], counter-clockwise as
     displayed; ``scale``: photo short side / frame short side; ``center``: (row, col) of the
-    photo's centre; ``fill``: rotation fill detected.
+    photo's centre; ``fill``: rotation fill detected; ``fill_fraction``: the part of the frame
+    that is black and connected to a frame corner (a rotation by a degree or two leaves slivers
+    too thin for ``fill``, but not none).
     """
 
     angle: float
     scale: float
     center: tuple[float, float]
     fill: bool
+    fill_fraction: float = 0.0
+
+
+def _fit_rotation(boundary: np.ndarray, width: int, height: int) -> tuple[float, float, float]:
+    """The angle and scale of the photo rectangle, centred on the frame, from its outline.
+
+    ``boundary``: (n, 2) float (x, y) of the outline points that lie between photo and fill
+    (not on the frame's border), relative to the frame centre. The photo has the frame's
+    aspect ratio (a rotation keeps it; a right-angle turn scaled to fit swaps the sides, which
+    an angle of 90 degrees covers). For each candidate angle in [0, 180) the smallest such
+    rectangle holding the outline is found; its sides are where the outline touches it, and at
+    the true angle every outline point on a photo edge lies on them, at any other they spread.
+    The angle with the most outline points within ``tolerance`` of its rectangle wins: 1 degree
+    steps, then 0.1, then 0.01 about the best. Dark photo content that the flood fill took for
+    fill makes outline points inside the rectangle, which no angle counts, so it does not pull
+    the estimate (the mean edge direction it replaces did).
+    Returns (theta in image coordinates, radians in [0, pi); scale: photo / frame).
+    """
+    half_w, half_h = width / 2, height / 2
+    lo, hi, step, tolerance = 0.0, 179.0, 1.0, 2.5
+    best, scale = 0.0, 1.0
+    for _ in range(3):
+        degrees = np.arange(lo, hi + step / 2, step)
+        rad = np.radians(degrees)[:, None]
+        ct, st = np.cos(rad), np.sin(rad)
+        u = np.abs(ct * boundary[None, :, 0] + st * boundary[None, :, 1]) / half_w
+        v = np.abs(-st * boundary[None, :, 0] + ct * boundary[None, :, 1]) / half_h
+        reach = np.maximum(u, v)
+        scales = reach.max(axis=1, keepdims=True)
+        support = (reach > scales - tolerance / half_h).sum(axis=1)
+        pick = int(np.argmax(support))
+        best, scale = float(degrees[pick]), float(scales[pick, 0])
+        share = float(support[pick]) / len(boundary)
+        lo, hi, step, tolerance = best - step, best + step, step / 10, max(tolerance / 2.5, 0.7)
+    return float(np.radians(best)), scale, share
 
 
 def _geometry(small: np.ndarray, factor: float) -> tuple[float, Geometry, np.ndarray]:
@@ -164,39 +211,37 @@ def _geometry(small: np.ndarray, factor: float) -> tuple[float, Geometry, np.nda
     Geometry in full resolution, valid (h, w) bool: pixels of the photo, not fill)."""
     h, w = small.shape[:2]
     corners = _corners_black(small)
-    if len(corners) < 2:
-        cx, cy = (w - 1) / 2, (h - 1) / 2
-        return 0.0, Geometry(0.0, 1.0, _full((cy, cx), factor), False), np.ones((h, w), bool)
-    dark = (_channel_max(small) <= FILL_LEVEL).astype(np.uint8)
+    centre = _full(((h - 1) / 2, (w - 1) / 2), factor)
+    level = _channel_max(small)
+    dark = (level <= FILL_LEVEL).astype(np.uint8)
     flood = np.zeros((h + 2, w + 2), np.uint8)
-    for x, y in corners:
+    for x, y in ((0, 0), (w - 1, 0), (0, h - 1), (w - 1, h - 1)):
         if dark[y, x] == 1:
             cv2.floodFill(dark, flood, (x, y), 2)
-    valid = dark != 2
+    fill = dark == 2
+    # a re-encoding (JPEG) lifts the fill next to the photo's edge above FILL_LEVEL: pixels up
+    # to FLOOD_LEVEL within EDGE_BAND pixels of the fill are fill too (not farther: a dark
+    # grey background, a night sky, would be taken whole)
+    band = cv2.dilate(fill.astype(np.uint8), np.ones((2 * EDGE_BAND + 1,) * 2, np.uint8)) > 0
+    valid = ~(fill | (band & (level <= FLOOD_LEVEL)))
+    fraction = float(1 - valid.mean())
+    if len(corners) < 2:
+        return 0.0, Geometry(0.0, 1.0, centre, False, fraction), np.ones((h, w), bool)
     contours, _ = cv2.findContours(valid.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    if not contours:
-        cx, cy = (w - 1) / 2, (h - 1) / 2
-        return 0.0, Geometry(0.0, 1.0, _full((cy, cx), factor), True), valid
-    c = max(contours, key=len).reshape(-1, 2).astype(np.float64)
-    step = 3
-    d = np.roll(c, -step, 0) - np.roll(c, step, 0)
-    inner = (c[:, 0] > 1) & (c[:, 0] < w - 2) & (c[:, 1] > 1) & (c[:, 1] < h - 2)
+    # the photo's outline; specks of the fill that a re-encoding lifted above the level are
+    # islands with outlines of their own, left out
+    points = max(contours, key=len).reshape(-1, 2) if contours else np.zeros((0, 2), int)
+    inner = (
+        (points[:, 0] > 0) & (points[:, 0] < w - 1) & (points[:, 1] > 0) & (points[:, 1] < h - 1)
+    )
     if inner.sum() < 8:
-        theta = 0.0
-    else:
-        phi = np.arctan2(d[inner, 1], d[inner, 0])
-        theta = float(np.arctan2(np.sin(4 * phi).sum(), np.cos(4 * phi).sum()) / 4)
-    ct, st = np.cos(theta), np.sin(theta)
-    x = c[:, 0] - (w - 1) / 2
-    y = c[:, 1] - (h - 1) / 2
-    u = ct * x + st * y
-    v = -st * x + ct * y
-    wu, hv = u.max() - u.min() + 1, v.max() - v.min() + 1
-    uc, vc = (u.max() + u.min()) / 2, (v.max() + v.min()) / 2
-    cx = (w - 1) / 2 + ct * uc - st * vc
-    cy = (h - 1) / 2 + st * uc + ct * vc
-    scale = float(min(wu, hv) / min(w, h))
-    geo = Geometry(float(-np.degrees(theta)), scale, _full((cy, cx), factor), True)
+        return 0.0, Geometry(0.0, 1.0, centre, True, fraction), valid
+    mid = np.array([(w - 1) / 2, (h - 1) / 2])
+    theta, reach, share = _fit_rotation(points[inner].astype(np.float64) - mid, w, h)
+    # the outline's pixels lie up to EDGE_OVERSHOOT beyond the edge (they are part photo)
+    scale = reach * (1 - EDGE_OVERSHOOT / (h / 2))
+    theta = (theta + np.pi / 4) % (np.pi / 2) - np.pi / 4  # the crop needs it modulo 90 degrees
+    geo = Geometry(float(-np.degrees(theta)), scale, centre, True, fraction)
     return theta, geo, valid
 
 
@@ -330,7 +375,13 @@ def image_hashes(image: np.ndarray) -> Canonical:
     up = np.array([[2.0, 0, 0.5], [0, 2.0, 0.5], [0, 0, 1]])
     to_full = np.array([[fx, 0, 0.5 * fx - 0.5], [0, fy, 0.5 * fy - 0.5], [0, 0, 1]])
     affine = to_full @ _h(m) @ up
-    geo = Geometry(geo.angle, geo.scale, ((cy + 0.5) * fy - 0.5, (cx + 0.5) * fx - 0.5), geo.fill)
+    geo = Geometry(
+        geo.angle,
+        geo.scale,
+        ((cy + 0.5) * fy - 0.5, (cx + 0.5) * fx - 0.5),
+        geo.fill,
+        geo.fill_fraction,
+    )
     mh, mw = max(h_full // MASK_SCALE, 1), max(w_full // MASK_SCALE, 1)
     valid_q = cv2.resize(valid.astype(np.uint8), (mw, mh), interpolation=cv2.INTER_NEAREST) > 0
     return Canonical(thumb, hashes, affine, geo, valid_q, (h_full, w_full))
@@ -378,25 +429,102 @@ def _correlations(thumbs: np.ndarray, i: np.ndarray, j: np.ndarray, k: np.ndarra
     return out
 
 
+@dataclass(frozen=True)
+class Alignment:
+    """The residual between two canonical crops after a fitted affine alignment.
+
+    ``shift`` (crop pixels at the crop centre), ``rotation`` (degrees), ``zoom`` (scale ratio, 1
+    for none) of the fitted map; ``correlation`` of the crops after it; ``block_residual``: the
+    largest mean squared difference of the normalised crops over one of ``BLOCKS`` x ``BLOCKS``
+    blocks, relative to the crops' variance (an object moved in one part of the scene).
+    """
+
+    shift: float
+    rotation: float
+    zoom: float
+    correlation: float
+    block_residual: float
+
+    def same_photo(self) -> bool:
+        """Whether the residual is what resampling leaves between copies of one photo."""
+        return (
+            self.shift <= MAX_SHIFT
+            and abs(self.rotation) <= MAX_ROTATION
+            and abs(np.log(self.zoom)) <= np.log(MAX_ZOOM)
+            and self.correlation >= MIN_CORRELATION
+            and self.block_residual <= MAX_BLOCK_RESIDUAL
+        )
+
+
+def _standardised(thumb: np.ndarray) -> np.ndarray:
+    t = thumb.astype(np.float32)
+    t -= t.mean()
+    return t / max(float(t.std()), 1e-3)
+
+
+def align_crops(reference: np.ndarray, other: np.ndarray) -> Alignment:
+    """Fit an affine map of ``other`` onto ``reference`` (two (THUMB, THUMB) uint8 crops, already
+    in the same dihedral variant) by OpenCV's ECC and measure what is left after it."""
+    ref, oth = _standardised(reference), _standardised(other)
+    warp = np.eye(2, 3, dtype=np.float32)
+    try:
+        _, warp = cv2.findTransformECC(ref, oth, warp, cv2.MOTION_AFFINE, ECC_CRITERIA, None, 1)
+    except cv2.error:  # no convergence: no alignment found
+        return Alignment(np.inf, 0.0, 1.0, -1.0, np.inf)
+    n = ref.shape[0]
+    centre = (n - 1) / 2
+    moved = warp[:, :2] @ np.array([centre, centre]) + warp[:, 2] - centre
+    linear = warp[:, :2].astype(np.float64)
+    zoom = float(np.sqrt(abs(np.linalg.det(linear))))
+    rotation = float(
+        np.degrees(np.arctan2(linear[1, 0] - linear[0, 1], linear[0, 0] + linear[1, 1]))
+    )
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    aligned = cv2.warpAffine(oth, warp, (n, n), flags=flags, borderMode=cv2.BORDER_REPLICATE)
+    margin = int(np.ceil(float(np.hypot(*moved)))) + 2  # replicated border left out
+    inner = slice(margin, n - margin)
+    ra, al = _standardised(ref[inner, inner]), _standardised(aligned[inner, inner])
+    correlation = float((ra * al).mean())
+    diff = (ra - al) ** 2
+    m = diff.shape[0] // BLOCKS * BLOCKS
+    blocks = diff[:m, :m].reshape(BLOCKS, m // BLOCKS, BLOCKS, m // BLOCKS).mean(axis=(1, 3))
+    return Alignment(float(np.hypot(*moved)), rotation, zoom, correlation, float(blocks.max()))
+
+
+def verify_pair(a: Canonical, b: Canonical) -> Alignment:
+    """:func:`align_crops` of b's crop onto a's, in the dihedral variant their hashes give."""
+    k = _variant_of(a, b)
+    return align_crops(a.thumb, dihedral(b.thumb, k))
+
+
+def _variant_of(a: Canonical, b: Canonical) -> int:
+    """k with crop a ~ dihedral(crop b, k), by hash distance."""
+    x = a.hashes[0][None, :] ^ b.hashes
+    return int(np.bitwise_count(x).sum(axis=1).argmin())
+
+
 def group_images(
     canon: Sequence[Canonical],
     *,
     max_distance: int = DEFAULT_MAX_DISTANCE,
-    min_correlation: float = MIN_CORRELATION,
 ) -> np.ndarray:
-    """Group labels (n,) int, 0-based in order of first appearance, for canonical views."""
+    """Group labels (n,) int, 0-based in order of first appearance, for canonical views.
+
+    Candidate pairs (hash distance at most ``max_distance``) are taken nearest first; a pair
+    whose images are not yet in one group is verified (:func:`verify_pair`) and joins their
+    groups when :meth:`Alignment.same_photo`, and so do the two groups' anchors (the member
+    with the least fill, as :func:`choose_representatives` ranks them), so that no chain of
+    small errors joins two views that differ by more than one verification allows. At most ``MAX_ATTEMPTS`` failed verifications are
+    spent between the same two groups.
+    """
     n = len(canon)
     if n == 0:
         return np.zeros(0, int)
     hashes = np.stack([c.hashes for c in canon])
-    thumbs = np.stack([c.thumb for c in canon])
-    dist, var = pair_distances(hashes)
+    dist, _ = pair_distances(hashes)
     dist = np.minimum(dist, dist.T)
     i, j = np.nonzero(np.triu(dist <= max_distance, k=1))
-    if len(i):
-        corr = _correlations(thumbs, i, j, var[i, j].astype(int))
-        keep = corr >= min_correlation
-        i, j = i[keep], j[keep]
+    order = np.argsort(dist[i, j], kind="stable")
     parent = np.arange(n)
 
     def find(x):
@@ -405,10 +533,27 @@ def group_images(
             x = parent[x]
         return x
 
-    for a, b in zip(i.tolist(), j.tolist(), strict=True):
+    # each group's anchor: its member with the least fill, whose geometry is the surest
+    rank = [(c.geometry.fill, round(c.geometry.fill_fraction, 4), p) for p, c in enumerate(canon)]
+    anchor = list(range(n))
+    failed: dict[tuple[int, int], int] = {}
+    for a, b in zip(i[order].tolist(), j[order].tolist(), strict=True):
         ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
+        if ra == rb:
+            continue
+        key = (min(ra, rb), max(ra, rb))
+        if failed.get(key, 0) >= MAX_ATTEMPTS:
+            continue
+        ok = verify_pair(canon[a], canon[b]).same_photo()
+        if ok and {anchor[ra], anchor[rb]} != {a, b}:
+            # and the anchors: a chain of small geometry errors must not bridge a zoom
+            ok = verify_pair(canon[anchor[ra]], canon[anchor[rb]]).same_photo()
+        if ok:
+            root, other = min(ra, rb), max(ra, rb)
+            parent[other] = root
+            anchor[root] = min(anchor[ra], anchor[rb], key=lambda p: rank[p])
+        else:
+            failed[key] = failed.get(key, 0) + 1
     roots = np.array([find(x) for x in range(n)])
     _, labels = np.unique(roots, return_inverse=True)
     return labels
@@ -614,15 +759,11 @@ def _row(s: datasets.Sample) -> dict:
     }
 
 
-def _variant(canon: Sequence[Canonical], a: int, b: int) -> int:
-    """k with crop a ~ dihedral(crop b, k), by hash distance."""
-    x = canon[a].hashes[0][None, :] ^ canon[b].hashes
-    return int(np.bitwise_count(x).sum(axis=1).argmin())
-
-
 def _agreement(canon, masks, ref: int, members: Sequence[int]) -> dict[int, float]:
     return {
-        p: mask_agreement(canon[ref], masks[ref], canon[p], masks[p], _variant(canon, p, ref))
+        p: mask_agreement(
+            canon[ref], masks[ref], canon[p], masks[p], _variant_of(canon[p], canon[ref])
+        )
         for p in members
         if p != ref
     }
@@ -649,15 +790,29 @@ def _mask_ious(canon, masks, rep: int, members: Sequence[int]) -> dict[int, floa
     return ious
 
 
+def choose_representatives(canon: Sequence[Canonical], labels: Sequence[int]) -> dict[int, int]:
+    """Each group's representative: {label: position}, positions in file order.
+
+    The member with the least rotation fill: first the members without ``fill`` (the photo
+    itself, a flip, a lossless turn, or a rotation by a degree or two), among them the smallest
+    ``fill_fraction`` (the photo has none of the slivers such a rotation leaves), then the
+    first in file order.
+    """
+    best: dict[int, tuple] = {}
+    for pos, lab in enumerate(labels):
+        geo = canon[pos].geometry
+        key = (geo.fill, round(geo.fill_fraction, 4), pos)
+        if int(lab) not in best or key < best[int(lab)]:
+            best[int(lab)] = key
+    return {lab: key[-1] for lab, key in best.items()}
+
+
 def _fill_groups(rows, ok, canon, masks, labels, samples) -> None:
     """Representatives, group numbers, distances, correlations and mask checks, in place."""
     members: dict[int, list[int]] = {}
     for pos, lab in enumerate(labels):
         members.setdefault(int(lab), []).append(pos)
-    rep_of: dict[int, int] = {}
-    for lab, pos_list in members.items():  # pos_list follows file order
-        clean = [p for p in pos_list if not canon[p].geometry.fill]
-        rep_of[lab] = (clean or pos_list)[0]
+    rep_of = choose_representatives(canon, labels)
     order = sorted(members, key=lambda lab: rep_of[lab])  # positions follow file order
     number = {lab: g + 1 for g, lab in enumerate(order)}
     hashes = np.stack([c.hashes for c in canon])
@@ -939,6 +1094,10 @@ __all__ = [
     "mask_agreement",
     "match_native",
     "pair_distances",
+    "choose_representatives",
+    "verify_pair",
+    "align_crops",
+    "Alignment",
     "read_table",
     "summarise",
     "write_table",
