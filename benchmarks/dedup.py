@@ -22,8 +22,9 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
+
+from clickbench.dedup_eval import pair_counts
 
 SPECIES = [
     "Black Sea Sprat",
@@ -63,15 +64,6 @@ def _dedup(root: str) -> tuple[str, float, float, pd.DataFrame]:
     samples = datasets.discover({"name": "bench", "layout": "fish", "root": root})
     table = dedup.dedup_class(samples, {"method": "phash"})
     return root, time.perf_counter() - t0, time.process_time() - c0, table
-
-
-def pair_scores(truth, found) -> tuple[int, int, int]:
-    """(true positive, false positive, false negative) pairs of a grouping."""
-    truth, found = np.asarray(truth), np.asarray(found)
-    iu = np.triu_indices(len(truth), 1)
-    same = (truth[:, None] == truth[None, :])[iu]
-    linked = (found[:, None] == found[None, :])[iu]
-    return (int(np.sum(same & linked)), int(np.sum(~same & linked)), int(np.sum(same & ~linked)))
 
 
 def machine() -> str:
@@ -126,7 +118,7 @@ def main() -> None:
         cpu_total += cpu
         manifest = pd.read_csv(Path(root).parent / "manifest.tsv", sep="\t", dtype={"image": str})
         truth = manifest.set_index("image").loc[table["image"], "original"]
-        a, b, c = pair_scores(truth, table["group"])
+        a, b, c = pair_counts(truth, table["group"])
         tp, fp, fn = tp + a, fp + b, fn + c
         cls = table["class"].iloc[0]
         print(

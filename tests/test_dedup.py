@@ -15,23 +15,12 @@ import pytest
 from PIL import Image
 
 from clickbench import contact_sheet, datasets, dedup, demo
+from clickbench.dedup_eval import pair_scores
 from clickbench.errors import BadInputError
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = {"seed": 0, "species": list(demo.DEFAULT_SPECIES), "originals": 3, "copies": 5}
 NO_FILL = ("original", "hflip", "vflip", "rot180")
-
-
-def pair_scores(truth, found) -> tuple[float, float]:
-    """Pairwise precision and recall of a grouping (``found``) against ``truth`` labels."""
-    truth, found = np.asarray(truth), np.asarray(found)
-    iu = np.triu_indices(len(truth), 1)
-    same = (truth[:, None] == truth[None, :])[iu]
-    linked = (found[:, None] == found[None, :])[iu]
-    tp = np.count_nonzero(same & linked)
-    precision = tp / max(np.count_nonzero(linked), 1)
-    recall = tp / max(np.count_nonzero(same), 1)
-    return precision, recall
 
 
 @pytest.fixture(scope="module")
@@ -421,9 +410,3 @@ def test_contact_sheet_draws_groups(demo_set, tmp_path):
     assert rgb.std() > 20
     empty = contact_sheet.contact_sheet({}, tmp_path / "empty.png")
     assert empty.is_file()
-
-
-def test_pair_scores_helper():
-    assert pair_scores([1, 1, 2], [5, 5, 6]) == (1.0, 1.0)
-    p, r = pair_scores([1, 1, 2, 2], [1, 1, 1, 1])
-    assert (p, r) == (2 / 6, 1.0)
