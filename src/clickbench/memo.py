@@ -66,6 +66,7 @@ RESULT_MODULES = (
     "masks.py",
     "memo.py",
     "metrics.py",
+    "prompts.py",
     "protocols.py",
     "runner.py",
     "selection.py",
