@@ -148,7 +148,8 @@ LOOP_PER_STRATEGY = ("noc", "box", "random_clicks", "perturbed")
 
 def run_outputs(model):
     """A model's run outputs: every protocol's .npz and .tsv, and the image's timings
-    (outside runs/: measured, so they differ between runs; clickbench.runner.timing_rows)."""
+    (outside runs/: measured, so they differ between runs; clickbench.runner.timing_rows).
+    """
     out = {
         f"{p}_{ext}": f"{R}/runs/{p}/{model}/{{cls}}/{{image}}.{ext}"
         for p in protocols_of(model)
@@ -160,7 +161,9 @@ def run_outputs(model):
 
 def per_image_timings(wildcards):
     return [
-        f"{R}/timing/{m}/{slug}/{image}.tsv" for m in MODELS for slug, image in selected_pairs()
+        f"{R}/timing/{m}/{slug}/{image}.tsv"
+        for m in MODELS
+        for slug, image in selected_pairs()
     ]
 
 
