@@ -399,8 +399,10 @@ def test_trace_is_a_plain_dataclass():
         ious=np.array([[0.5]], np.float32),
         chosen=np.zeros(1, np.int16),
         multi=np.zeros(1, np.int16),
+        bious=np.array([[0.25]], np.float32),
     )
     assert t.single == -1 and t.logits is None and t.curve.tolist() == [0.5]
+    assert t.box is None and t.boundary_curve.tolist() == [0.25] and t.n_steps == 1
 
 
 def test_run_model_script(tmp_path):
