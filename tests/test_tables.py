@@ -874,3 +874,41 @@ def test_timing_table(tmp_path):
     assert r["encode_s_mean"] == pytest.approx(3.0) and r["encode_s_median"] == 3.0
     assert r["cache_load_s_mean"] == pytest.approx(0.02)
     assert r["call_s_mean"] == pytest.approx(0.2) and r["call_s_median"] == pytest.approx(0.2)
+
+
+def test_aggregate_and_summary_scripts_write_the_new_tables(tmp_path):
+    from clickbench.runner import TIMING_COLUMNS
+
+    paths = [str(p) for p in write_per_image(tmp_path, beyond_rows().to_dict("records"))]
+    timing = tmp_path / "timing" / "sam.tsv"
+    timing.parent.mkdir()
+    timing.write_text(
+        "\t".join(TIMING_COLUMNS) + "\nA\t1\tsam\tcpu\t\t\t0\tencode\t2.5\n"
+        "A\t1\tsam\tcpu\tnoc\tmax_score\t1\tpredict\t0.125\n"
+    )
+    names = (*tables.TABLES, *protocol_tables.TABLES)
+    out = {name: str(tmp_path / "tables" / f"{name}.tsv") for name in names}
+    out["per_image"] = str(tmp_path / "tables" / "per_image.tsv")
+    out["timing"] = str(tmp_path / "timing.tsv")
+    models = {"sam": {"type": "sam"}, "ritm": {"type": "ritm"}}
+    metrics_ = {"iou_thresholds": [0.85, 0.9], "miou_at": [1, 2, 3]}
+    params = {"dataset": "d", "metrics": metrics_, "protocols": BEYOND_PROTOCOLS, "models": models}
+    inputs = {"rows": paths, "timing": [str(timing)]}
+    run_script("aggregate.py", tmp_path, inputs, out, params)
+    trials = tables.read_table(out["trials"])
+    assert row(trials, method="sam", **{"class": tables.ALL})["noc@85"] == pytest.approx(2.25)
+    t = tables.read_table(out["timing"])
+    assert t[["model", "device", "encoded", "calls"]].values.tolist() == [["sam", "cpu", 1, 1]]
+    md = tmp_path / "summary.md"
+    inputs = {name: out[name] for name in names} | {"timing": out["timing"]}
+    run_script("summary.py", tmp_path, inputs, {"summary": str(md)}, {"dataset": "d"})
+    text = md.read_text()
+    assert "## Box vs first click vs k clicks" in text
+    assert "| sam | box | 0 | 2 | 0.700 | 0.350 |  |" in text
+    assert (
+        "| ritm | box | 0 | 0 | NA | NA | not applicable: the model takes no box prompt |" in text
+    )
+    assert "| random_clicks | sam | 2 | 2 | 2.25 ± 1.06 | 2.25 ± 1.06 | 1.50 | 2.00 |" in text
+    assert "Holm-corrected over the 3 tests" in text
+    assert "## Boundary IoU" in text and "| noc | sam | 2 | 0.350 | 0.445 | 0.477 |" in text
+    assert "| sam | cpu | 1 | 1 | 2.500 | 1 | 0.125 |" in text

@@ -206,10 +206,15 @@ def _boundary(boundary: pd.DataFrame) -> list[str]:
         "Mean boundary IoU after k clicks (Cheng et al., 2021: IoU of the masks' boundary "
         "bands, 2% of the image diagonal wide), beside the mIoU above.",
         "",
-        markdown_table(rows[cols].rename(columns={"n": "images"})),
+        markdown_table(_floats(rows[cols], cols[3:]).rename(columns={"n": "images"})),
         "",
     ]
     return out
+
+
+def _floats(df: pd.DataFrame, columns) -> pd.DataFrame:
+    """``df`` with ``columns`` as floats (a table read back gives 1.0 as the integer 1)."""
+    return df.astype({c: np.float64 for c in columns})
 
 
 def _prompts(prompts: pd.DataFrame) -> list[str]:
@@ -223,7 +228,7 @@ def _prompts(prompts: pd.DataFrame) -> list[str]:
         "clicks) and with k simulated clicks after it, RITM's first click alone, and k clicks "
         "of the model's own simulated loop.",
         "",
-        markdown_table(shown.rename(columns={"n": "images"})),
+        markdown_table(_floats(shown, ["miou", "mbiou"]).rename(columns={"n": "images"})),
         "",
     ]
     return out
@@ -246,8 +251,11 @@ def _trials(trials: pd.DataFrame, paired: pd.DataFrame) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
     for r in rows.to_dict("records"):
         cells = [r["protocol"], r["method"], str(r["n"]), str(r["trials"])]
-        cells += [f"{_num(r[f'noc@{lab}'], 2)} ± {_num(r[f'noc@{lab}_sd'], 2)}" for lab in labels]
-        cells += [_num(r[f"noc@{lab}_simulator"], 2) for lab in labels]
+        cells += [
+            f"{_num(float(r[f'noc@{lab}']), 2)} ± {_num(float(r[f'noc@{lab}_sd']), 2)}"
+            for lab in labels
+        ]
+        cells += [_num(float(r[f"noc@{lab}_simulator"]), 2) for lab in labels]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     out += lines + [""]
     if len(paired):
@@ -276,7 +284,7 @@ def _timing(timing: pd.DataFrame) -> list[str]:
         "model call (a click step), as measured by the jobs that computed them "
         "(`timing.tsv`; measured on the machine that ran them, which may have been shared).",
         "",
-        markdown_table(timing[cols]),
+        markdown_table(_floats(timing[cols], ["encode_s_median", "call_s_median"])),
         "",
     ]
     return out
