@@ -164,18 +164,35 @@ def protocols_of(model):
         if proto == "replay" and spec["source"] not in MODELS:
             continue
         block = dict(spec)
-        if proto == "noc":
+        if proto in LOOP_PER_STRATEGY:
             block["strategies"] = MODELS[model].get("selection", ["max_score"])
         out[proto] = block
     return out
 
 
+#: protocols that run one loop (or one per trial) per selection strategy
+LOOP_PER_STRATEGY = ("noc", "box", "random_clicks", "perturbed")
+
+
 def run_outputs(model):
-    return {
+    """A model's run outputs: every protocol's .npz and .tsv, and the image's timings
+    (outside runs/: measured, so they differ between runs; clickbench.runner.timing_rows).
+    """
+    out = {
         f"{p}_{ext}": f"{R}/runs/{p}/{model}/{{cls}}/{{image}}.{ext}"
         for p in protocols_of(model)
         for ext in ("npz", "tsv")
     }
+    out["timing"] = f"{R}/timing/{model}/{{cls}}/{{image}}.tsv"
+    return out
+
+
+def per_image_timings(wildcards):
+    return [
+        f"{R}/timing/{m}/{slug}/{image}.tsv"
+        for m in MODELS
+        for slug, image in selected_pairs()
+    ]
 
 
 def is_heavy(model):

@@ -11,10 +11,23 @@ TABLES = [
     "paired",
     "multiclick",
     "selection",
+    # clickbench.protocol_tables: boxes, trials, boundary IoU
+    "boundary",
+    "prompts",
+    "trials",
+    "trials_per_image",
+    "protocol_paired",
 ]
 # the summary plots (PNG and SVG, from the tables) and the image panels (PNG, drawn from the
 # per-image results and traces beside aggregate)
-PLOTS = ["mean_iou_by_species", "miou_curves", "noc_bars"]
+PLOTS = [
+    "mean_iou_by_species",
+    "miou_curves",
+    "noc_bars",
+    "biou_curves",
+    "prompt_curves",
+    "noc_trials",
+]
 EXAMPLES = ["grid", "ambiguity_masks"]
 
 
@@ -32,6 +45,7 @@ rule aggregate:
     input:
         rows=per_image_tsvs,
         dedup=expand(f"{R}/dedup/{{cls}}.tsv", cls=sorted(BY_SLUG)),
+        timing=per_image_timings,
     output:
         **{
             t: report(
@@ -42,6 +56,10 @@ rule aggregate:
             for t in TABLES
         },
         per_image=f"{R}/tables/per_image.tsv",
+        # measured seconds: they differ between runs, so not under tables/
+        timing=report(
+            f"{R}/timing.tsv", caption="../report/timing.rst", category="Tables"
+        ),
     log:
         f"{LOGS}/aggregate.log",
     conda:
@@ -59,6 +77,9 @@ rule figures:
     input:
         per_class=f"{R}/tables/per_class.tsv",
         noc=f"{R}/tables/noc.tsv",
+        prompts=f"{R}/tables/prompts.tsv",
+        trials=f"{R}/tables/trials.tsv",
+        trials_per_image=f"{R}/tables/trials_per_image.tsv",
         per_image=f"{R}/tables/per_image.tsv",
     output:
         **{
@@ -143,6 +164,7 @@ rule summary:
         dedup=f"{R}/tables/dedup_summary.tsv",
         index_rule=f"{R}/tables/index_rule.tsv",
         provenance=f"{R}/provenance.yaml",
+        timing=f"{R}/timing.tsv",
     output:
         report(f"{R}/summary.md", caption="../report/summary.rst", category="Summary"),
     log:

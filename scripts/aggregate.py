@@ -1,17 +1,21 @@
-"""Per-image TSVs -> tables/per_image.tsv and every aggregate table (see clickbench.tables).
+"""Per-image TSVs -> tables/per_image.tsv and every aggregate table (see clickbench.tables
+and clickbench.protocol_tables), and the per-image timings -> timing.tsv.
 
 input.rows: the per-image TSVs; input.dedup (optional): the per-class dedup tables, joined by
 (class, image) to give each row `selected` (dedup's pick) and `index_pick` (the study's index
 rule); without them every row counts as selected. params: dataset (name), metrics, protocols,
 models (config blocks); output: per_image plus one named output per table of
 clickbench.tables.TABLES (describe, per_class, noc, miou, ambiguity, paired, multiclick,
-selection). Every table but selection is computed from the selected rows only. A table whose
-models or protocols did not run is written header-only.
+selection) and of clickbench.protocol_tables.TABLES (boundary, prompts, trials,
+trials_per_image, protocol_paired); `timing` (optional, with input.timing: the per-image
+timing files) the seconds per encoding and per model call. Every table but selection is
+computed from the selected rows only. A table whose models or protocols did not run is
+written header-only.
 """
 
 import logging
 
-from clickbench import tables
+from clickbench import protocol_tables, tables
 
 logging.basicConfig(
     filename=snakemake.log[0], level=logging.INFO, format="%(levelname)s %(message)s"
@@ -38,13 +42,20 @@ logging.info(
 tables.write_tsv(rows, snakemake.output.per_image)
 
 declared = dict(snakemake.output.items())
-unknown = set(declared) - set(tables.TABLES) - {"per_image"}
+known = (*tables.TABLES, *protocol_tables.TABLES)
+unknown = set(declared) - set(known) - {"per_image", "timing"}
 if unknown:
-    raise ValueError(
-        f"unknown table output(s) {sorted(unknown)}; known: {', '.join(tables.TABLES)}"
-    )
-built = tables.build_tables(rows, settings, flags)
-for name in tables.TABLES:
+    raise ValueError(f"unknown table output(s) {sorted(unknown)}; known: {', '.join(known)}")
+plan = protocol_tables.Plan.from_config(snakemake.params.protocols)
+built = {
+    **tables.build_tables(rows, settings, flags),
+    **protocol_tables.build_tables(rows, settings, plan, flags),
+}
+if "timing" in declared:
+    timing = protocol_tables.timing_table(snakemake.input.timing)
+    tables.write_tsv(timing, declared["timing"])
+    logging.info("timing: %d rows -> %s", len(timing), declared["timing"])
+for name in known:
     if name in declared:
         tables.write_tsv(built[name], declared[name])
         logging.info("%s: %d rows -> %s", name, len(built[name]), declared[name])

@@ -1,6 +1,6 @@
 """Tables -> the summary plots (see clickbench.figures; the image panels are example_figures.py).
 
-input: per_image, per_class and noc tables (others are ignored); params: metrics, protocols,
+input: per_image, per_class, noc, prompts, trials and trials_per_image tables; params: metrics, protocols,
 models; output: one PNG per plot of clickbench.figures.FIGURES, and `<name>_svg` for an SVG
 copy.
 """
@@ -17,7 +17,8 @@ settings = tables.Settings.from_config(
     snakemake.params.metrics, snakemake.params.protocols, snakemake.params.models
 )
 rows = tables.selected_rows(tables.load_per_image(snakemake.input.per_image))
-tabs = {name: tables.read_table(snakemake.input[name]) for name in ("per_class", "noc")}
+names = ("per_class", "noc", "prompts", "trials", "trials_per_image")
+tabs = {name: tables.read_table(snakemake.input[name]) for name in names}
 outputs = figures.declared_outputs(snakemake.output.items(), "plot")
 figures.write_all(rows, tabs, settings, [], [], outputs)
 for name, paths in outputs.items():

@@ -2,12 +2,13 @@
 
 input: the tables of clickbench.tables.TABLES by name (`selection` optional: the dedup vs
 index-rule paragraph); optional `dedup` (dedup_summary.tsv), `index_rule` (tables/index_rule.tsv)
-shown verbatim, and `provenance` (provenance.yaml) appended; params: dataset.
+shown verbatim, `provenance` (provenance.yaml) appended, and `timing` (timing.tsv);
+params: dataset.
 """
 
 import logging
 
-from clickbench import summary, tables
+from clickbench import protocol_tables, summary, tables
 
 logging.basicConfig(
     filename=snakemake.log[0], level=logging.INFO, format="%(levelname)s %(message)s"
@@ -22,8 +23,9 @@ if "index_rule" in names:
 summary.write(
     snakemake.output[0],
     snakemake.params.dataset,
-    {name: names[name] for name in tables.TABLES if name in names},
+    {name: names[name] for name in (*tables.TABLES, *protocol_tables.TABLES) if name in names},
     extra,
     names.get("provenance"),
+    names.get("timing"),
 )
 logging.info("wrote %s", snakemake.output[0])

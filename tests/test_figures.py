@@ -15,7 +15,7 @@ import pytest
 from conftest import run_script
 from PIL import Image
 
-from clickbench import dedup, figures, metrics, protocols, tables
+from clickbench import dedup, figures, metrics, protocol_tables, protocols, tables
 from clickbench.datasets import slug
 
 SPECIES = ["Hourse Mackerel", "Gilt-Head Bream", "Red Sea Bream"]
@@ -97,6 +97,7 @@ def make_run(root, models=("ritm", "sam", "grabcut")):
                         ious=ious,
                         chosen=np.zeros(steps, np.int16),
                         multi=np.array([0], np.int16),
+                        bious=ious / 2,
                     )
                     npz, tsv = save(root, "noc", model, cls, image, trace, ["max_score"])
                     npzs.append(npz)
@@ -115,6 +116,7 @@ def make_run(root, models=("ritm", "sam", "grabcut")):
                     ious=ious,
                     chosen=np.array([int(np.argmax(scores[0]))], np.int16),
                     multi=np.array([0, 1, 2], np.int16),
+                    bious=ious / 2,
                 )
                 strategies = ["max_score", "oracle"]
                 npz, tsv = save(root, "first_click", "sam", cls, image, trace, strategies)
@@ -122,7 +124,12 @@ def make_run(root, models=("ritm", "sam", "grabcut")):
                 tsvs.append(tsv)
     settings = tables.Settings.from_config(METRICS, PROTOCOLS, {m: MODELS[m] for m in models})
     per_image = tables.read_rows(tsvs, "fish")
-    return per_image, tables.build_tables(per_image, settings), settings, samples, npzs
+    plan = protocol_tables.Plan.from_config(PROTOCOLS)
+    built = {
+        **tables.build_tables(per_image, settings),
+        **protocol_tables.build_tables(per_image, settings, plan),
+    }
+    return per_image, built, settings, samples, npzs
 
 
 def outputs(root):
@@ -144,8 +151,10 @@ def written(tmp_path_factory):
 def test_every_figure_is_written_and_non_empty(written):
     *_, out = written
     for name, paths in out.items():
+        # this run has no trial protocol: noc_trials is the small placeholder saying so
+        least = 1000 if name == "noc_trials" else 2000
         for path in paths:
-            assert path.exists() and path.stat().st_size > 2000, path
+            assert path.exists() and path.stat().st_size > least, path
         with Image.open(paths[0]) as im:
             assert im.size[0] > 300 and im.size[1] > 150, name
 
@@ -229,7 +238,12 @@ def test_with_no_rows_every_figure_is_a_placeholder(tmp_path):
     settings = tables.Settings.from_config(METRICS, PROTOCOLS, MODELS)
     rows = tables.empty_rows()
     out = outputs(tmp_path)
-    figures.write_all(rows, tables.build_tables(rows, settings), settings, [], [], out)
+    plan = protocol_tables.Plan.from_config(PROTOCOLS)
+    built = {
+        **tables.build_tables(rows, settings),
+        **protocol_tables.build_tables(rows, settings, plan),
+    }
+    figures.write_all(rows, built, settings, [], [], out)
     for paths in out.values():
         assert all(p.stat().st_size > 1000 for p in paths)
 
@@ -238,7 +252,7 @@ def test_figures_script_writes_the_declared_plots_as_png_and_svg(written, tmp_pa
     _, per_image, built, *_ = written
     tables.write_tsv(per_image, tmp_path / "per_image.tsv")
     inputs = {"per_image": str(tmp_path / "per_image.tsv")}
-    for name in ("per_class", "noc"):
+    for name in ("per_class", "noc", "prompts", "trials", "trials_per_image"):
         tables.write_tsv(built[name], tmp_path / f"{name}.tsv")
         inputs[name] = str(tmp_path / f"{name}.tsv")
     plots = [name for name, kind in figures.FIGURES.items() if kind == "plot"]
@@ -306,3 +320,41 @@ def test_a_figure_of_the_other_kind_is_refused():
         figures.declared_outputs([("grid", "g.png")], "plot")
     with pytest.raises(ValueError, match="unknown image figure output 'noc_bars'"):
         figures.declared_outputs([("noc_bars", "n.png")], "image")
+
+
+# ---------------------------------------------------------------- the protocols beyond the study
+def _captured(monkeypatch):
+    figs = []
+    monkeypatch.setattr(figures, "_save", lambda fig, paths: figs.append(fig))
+    return figs
+
+
+def test_prompt_curves_and_noc_trials_show_the_tables(monkeypatch):
+    from test_tables import BEYOND_PROTOCOLS, beyond_rows
+
+    settings = tables.Settings.from_config(
+        {"iou_thresholds": [0.85, 0.9], "miou_at": [1, 2, 3]}, BEYOND_PROTOCOLS, MODELS
+    )
+    plan = protocol_tables.Plan.from_config(BEYOND_PROTOCOLS)
+    built = protocol_tables.build_tables(beyond_rows(), settings, plan)
+    figs = _captured(monkeypatch)
+    figures.prompt_curves(built["prompts"], ["p.png"])
+    (fig,) = figs
+    axes = [ax for ax in fig.axes if ax.get_visible() and ax.axison]
+    assert [ax.get_title() for ax in axes] == ["ritm\n(box: not applicable)", "sam"]
+    sam = axes[1]
+    lines = {line.get_label(): line for line in sam.get_lines()}
+    assert set(lines) == {"box + k clicks", "k clicks", "first click"}
+    np.testing.assert_allclose(lines["box + k clicks"].get_ydata(), [0.7, 0.925])
+    np.testing.assert_allclose(lines["k clicks"].get_xdata(), [1, 2, 3])
+    # RITM takes no box: its panel has only its own clicks
+    assert [line.get_label() for line in axes[0].get_lines()] == ["k clicks"]
+    figs.clear()
+    figures.noc_trials(built["trials_per_image"], built["trials"], ["t.png"])
+    (fig,) = figs
+    (ax,) = fig.axes
+    assert ax.get_title() == "random_clicks: NoC@90 per image, mean over trials"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["sam"]
+    # the diamond: the simulator's NoC@90 on the same images, (3 + 1) / 2
+    diamond = [line for line in ax.get_lines() if line.get_marker() == "D"]
+    assert diamond and diamond[0].get_ydata()[0] == pytest.approx(2.0)

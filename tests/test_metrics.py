@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import GRABCUT, requires_grabcut
 
 from clickbench import metrics
 
@@ -122,17 +124,6 @@ def test_miou_at_carries_last_value_forward():
     assert np.isnan(metrics.miou_at([], [1, 2])).all()
 
 
-def test_study_final_iou():
-    # stops at the first click reaching the target, keeping that mask
-    assert metrics.study_final_iou([0.5, 0.91, 0.95], 0.9, 10) == 0.91
-    # never reaches: the mask after max_clicks
-    assert metrics.study_final_iou([0.5, 0.6, 0.7, 0.8], 0.9, 3) == 0.7
-    # a shorter curve: its last click
-    assert metrics.study_final_iou([0.5, 0.6], 0.9, 10) == 0.6
-    # a later dip is never seen
-    assert metrics.study_final_iou([0.92, 0.4], 0.9, 10) == 0.92
-
-
 @pytest.mark.parametrize(
     "values",
     [
@@ -162,3 +153,115 @@ def test_threshold_compared_in_the_curves_dtype():
     assert metrics.noc_per_image([curve32], 0.9, 20).tolist() == [2]
     assert metrics.nof([curve32], 0.9, 20) == 0
     assert metrics.noc_per_image([[0.5, 0.9]], 0.9, 20).tolist() == [2]
+
+
+# ---------------------------------------------------------------- boundary IoU
+def reference_mask_to_boundary(mask, dilation_ratio=0.02):
+    """bowenc0221/boundary-iou-api, boundary_iou/utils/boundary_utils.py (Cheng et al., 2021),
+    ported as it is: pad one pixel of zeros, erode `dilation` times with a 3x3 kernel."""
+    mask = mask.astype(np.uint8)
+    h, w = mask.shape
+    img_diag = np.sqrt(h**2 + w**2)
+    dilation = int(round(dilation_ratio * img_diag))
+    if dilation < 1:
+        dilation = 1
+    new_mask = cv2.copyMakeBorder(mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    kernel = np.ones((3, 3), dtype=np.uint8)
+    new_mask_erode = cv2.erode(new_mask, kernel, iterations=dilation)
+    mask_erode = new_mask_erode[1 : h + 1, 1 : w + 1]
+    return mask - mask_erode
+
+
+def reference_boundary_iou(gt, dt, dilation_ratio=0.02):
+    """The reference's boundary_iou(gt, dt)."""
+    gt_boundary = reference_mask_to_boundary(gt, dilation_ratio)
+    dt_boundary = reference_mask_to_boundary(dt, dilation_ratio)
+    intersection = ((gt_boundary * dt_boundary) > 0).sum()
+    union = ((gt_boundary + dt_boundary) > 0).sum()
+    return intersection / union
+
+
+def test_boundary_iou_hand_case():
+    # 50 x 50 image: diagonal 70.7, width round(1.414) = 1, so each band is the square's
+    # outermost ring. gt = rows/cols 10..29 (20 x 20): ring of 20*4-4 = 76 pixels.
+    # pred = rows 10..29, cols 12..31: ring also 76; they share the top and bottom rows on
+    # cols 12..29 (2 * 18 = 36) and col 29 of the gt ring meets nothing, the pred ring's
+    # left col 12 lies inside gt's interior: shared = 36.
+    gt = np.zeros((50, 50), bool)
+    gt[10:30, 10:30] = True
+    pred = np.zeros_like(gt)
+    pred[10:30, 12:32] = True
+    assert metrics.boundary_width(gt.shape) == 1
+    assert metrics.mask_to_boundary(gt, 1).sum() == 76
+    assert metrics.boundary_iou(gt, None, pred) == pytest.approx(36 / (76 + 76 - 36))
+    # plain IoU of the same pair is much higher: the boundary measure is the stricter one
+    assert metrics.iou(gt, None, pred) == pytest.approx(360 / 440)
+    assert metrics.boundary_iou(gt, None, gt) == 1.0
+    assert metrics.boundary_iou(gt, None, np.zeros_like(gt)) == 0.0
+    empty = np.zeros_like(gt)
+    assert metrics.boundary_iou(empty, None, empty) == 1.0
+    # a mask touching the image border: the border counts as outside (the reference's pad)
+    full = np.ones((50, 50), bool)
+    assert metrics.mask_to_boundary(full, 1).sum() == 50 * 4 - 4
+
+
+def test_boundary_width_is_two_percent_of_the_diagonal():
+    assert metrics.boundary_width((300, 400)) == 10  # diagonal 500
+    assert metrics.boundary_width((445, 590)) == 15  # the fish photos: 739 -> 14.78
+    assert metrics.boundary_width((10, 10)) == 1  # at least one pixel
+
+
+def test_boundary_matches_the_reference_code():
+    rng = np.random.default_rng(5)
+    for _ in range(60):
+        h, w = rng.integers(8, 200, 2)
+        # blobs of several sizes, some touching the border
+        small = rng.random((max(2, h // 8), max(2, w // 8))) < rng.uniform(0.2, 0.8)
+        mask = cv2.resize(small.astype(np.uint8), (int(w), int(h)), interpolation=cv2.INTER_NEAREST)
+        other = rng.random((h, w)) < 0.5 if rng.random() < 0.3 else np.roll(mask, 3, axis=1)
+        width = metrics.boundary_width((h, w))
+        ref = reference_mask_to_boundary(mask).astype(bool)
+        assert np.array_equal(metrics.mask_to_boundary(mask.astype(bool), width), ref)
+        expected = reference_boundary_iou(mask, other.astype(np.uint8))
+        ours = metrics.boundary_iou(mask.astype(bool), None, other.astype(bool))
+        assert ours == pytest.approx(float(expected), rel=1e-12)
+
+
+@requires_grabcut()
+def test_boundary_iou_on_real_grabcut_masks():
+    # real object outlines: each GrabCut mask against itself shifted by 4 pixels, and the
+    # ignore band (128) left out of both bands
+    from PIL import Image
+
+    from clickbench import datasets
+
+    paths = sorted((GRABCUT / "boundary_GT").iterdir())[:12]
+    with_band = 0
+    for path in paths:
+        shape = np.asarray(Image.open(path)).shape[:2]
+        gt, ignore = datasets.load_ground_truth(path, "grabcut", shape)
+        shifted = np.roll(gt, 4, axis=0)
+        ref = reference_boundary_iou(gt.astype(np.uint8), shifted.astype(np.uint8))
+        assert metrics.boundary_iou(gt, None, shifted) == pytest.approx(float(ref), rel=1e-12)
+        # the boundary measure is stricter than IoU on a real outline
+        assert metrics.boundary_iou(gt, None, shifted) < metrics.iou(gt, None, shifted)
+        if ignore is None:
+            continue
+        with_band += 1
+        with_ignore = metrics.boundary_iou(gt, ignore, shifted)
+        width = metrics.boundary_width(gt.shape)
+        g = reference_mask_to_boundary(gt).astype(bool) & ~ignore
+        p = metrics.mask_to_boundary(shifted, width) & ~ignore
+        assert with_ignore == pytest.approx((g & p).sum() / (g | p).sum())
+    assert with_band >= 3
+
+
+def test_boundary_iou_batch_equals_single():
+    rng = np.random.default_rng(2)
+    gt = rng.random((40, 30)) < 0.4
+    ignore = rng.random((40, 30)) < 0.1
+    masks = rng.random((3, 40, 30)) < 0.5
+    batch = metrics.boundary_iou_batch(gt, ignore, masks)
+    assert batch.tolist() == [metrics.boundary_iou_batch(gt, ignore, m[None])[0] for m in masks]
+    gtb = metrics.mask_to_boundary(gt, metrics.boundary_width(gt.shape))
+    assert metrics.boundary_iou_batch(gt, ignore, masks, gt_boundary=gtb).tolist() == batch.tolist()

@@ -6,6 +6,7 @@ import random
 
 import cv2
 import numpy as np
+import pandas as pd
 import pytest
 
 from clickbench import protocols
@@ -24,6 +25,7 @@ from clickbench.protocols import (
     trace_rows,
     write_rows_tsv,
 )
+from clickbench.runner import TIMING_COLUMNS
 from clickbench.selection import select
 
 
@@ -368,7 +370,9 @@ def test_rows_tsv_deterministic_bytes(tmp_path):
     assert first["iou"] == f"{rows[0]['iou']:.6g}"
     # sorted by strategy then click number (numerically: click 10 after click 9)
     many = [dict(rows[0], click=k) for k in (10, 9, 1)]
-    assert [line.split("\t")[5] for line in format_rows_tsv(many).splitlines()[1:]] == [
+    assert [
+        line.split("\t")[COLUMNS.index("click")] for line in format_rows_tsv(many).splitlines()[1:]
+    ] == [
         "1",
         "9",
         "10",
@@ -395,8 +399,10 @@ def test_trace_is_a_plain_dataclass():
         ious=np.array([[0.5]], np.float32),
         chosen=np.zeros(1, np.int16),
         multi=np.zeros(1, np.int16),
+        bious=np.array([[0.25]], np.float32),
     )
     assert t.single == -1 and t.logits is None and t.curve.tolist() == [0.5]
+    assert t.box is None and t.boundary_curve.tolist() == [0.25] and t.n_steps == 1
 
 
 def test_run_model_script(tmp_path):
@@ -447,12 +453,17 @@ def test_run_model_script(tmp_path):
                 "strategies": ["max_score"],
             },
             "first_click": {"models": ["grabcut"]},
+            # GrabCut takes no box: the box outputs exist, with no loop and no row
+            "box": {"models": ["grabcut"], "max_clicks": 1, "jitter": 0.0, "seed": 0},
         },
         {
             "noc_npz": "noc.npz",
             "noc_tsv": "noc.tsv",
             "first_click_npz": "fc.npz",
             "first_click_tsv": "fc.tsv",
+            "box_npz": "box.npz",
+            "box_tsv": "box.tsv",
+            "timing": "timing.tsv",
         },
     )
     noc = load_traces(tmp_path / "noc.npz")
@@ -463,11 +474,26 @@ def test_run_model_script(tmp_path):
     assert load_traces(tmp_path / "fc.npz")["max_score"].n_clicks == 1
     log = (tmp_path / "run.log").read_text()
     assert "set_image" in log and "click 3" in log and "build on cpu" in log
+    assert load_traces(tmp_path / "box.npz") == {}
+    assert (tmp_path / "box.tsv").read_text().splitlines() == ["\t".join(COLUMNS)]
+    assert "box: not applicable" in log
+    # the timings: the one set_image (no cache: it did the image's work), then one model
+    # call per step of every loop, on the device the job ran on
+    timing = pd.read_csv(tmp_path / "timing.tsv", sep="\t", keep_default_na=False)
+    assert list(timing.columns) == list(TIMING_COLUMNS)
+    assert timing["event"].tolist() == ["encode"] + ["predict"] * 4
+    assert set(timing["device"]) == {"cpu"} and (timing["seconds"] > 0).all()
+    assert timing.loc[timing["event"] == "predict", ["protocol", "step"]].values.tolist() == [
+        ["first_click", 1],
+        ["noc", 1],
+        ["noc", 2],
+        ["noc", 3],
+    ]
 
     # replay the noc loop's clicks, as the workflow replays RITM's clicks for SAM
     run(
         {"replay": {"models": ["grabcut"], "source": "grabcut"}},
-        {"replay_npz": "replay.npz", "replay_tsv": "replay.tsv"},
+        {"replay_npz": "replay.npz", "replay_tsv": "replay.tsv", "timing": "timing2.tsv"},
         source=tmp_path / "noc.npz",
         log="replay.log",
     )
@@ -506,3 +532,199 @@ def test_npz_written_at_zlib_level_1_reads_like_numpys(tmp_path):
     with zipfile.ZipFile(ours) as zf:
         assert {i.compress_type for i in zf.infolist()} == {zipfile.ZIP_DEFLATED}
     assert not list(tmp_path.glob(".*tmp"))  # no temporary file left behind
+
+
+# ---------------------------------------------------------------- box, random, perturbed
+from clickbench import prompts  # noqa: E402
+
+
+def test_box_of_mask_and_its_jitter_hand_case():
+    gt = np.zeros((40, 60), bool)
+    gt[5:21, 10:41] = True  # rows 5..20, cols 10..40: 16 x 31
+    gt[30, 50] = True  # a stray object pixel widens the box
+    ignore = np.zeros_like(gt)
+    ignore[30, 50] = True  # ... unless it is in the ignore band
+    assert prompts.box_of_mask(gt) == prompts.Box(5, 10, 30, 50)
+    assert prompts.box_of_mask(gt, ignore) == prompts.Box(5, 10, 20, 40)
+    box = prompts.box_of_mask(gt, ignore)
+    assert prompts.jitter_box(box, gt.shape, 0.0, np.random.default_rng(0)) == box
+    # jitter 0.1: each edge moves by at most 10% of its side (1.6 rows, 3.1 cols), rounded
+    for seed in range(50):
+        j = prompts.jitter_box(box, gt.shape, 0.1, np.random.default_rng(seed))
+        assert abs(j.top - 5) <= 2 and abs(j.bottom - 20) <= 2
+        assert abs(j.left - 10) <= 3 and abs(j.right - 40) <= 3
+    a = prompts.jitter_box(box, gt.shape, 0.1, prompts.image_rng(3, "Shrimp", "00001"))
+    b = prompts.jitter_box(box, gt.shape, 0.1, prompts.image_rng(3, "Shrimp", "00001"))
+    assert a == b  # same seed, same box
+    # a huge jitter stays inside the image, edges in order
+    for seed in range(50):
+        j = prompts.jitter_box(box, gt.shape, 3.0, np.random.default_rng(seed))
+        assert 0 <= j.top <= j.bottom < 40 and 0 <= j.left <= j.right < 60
+    with pytest.raises(ValueError, match="no object"):
+        prompts.box_of_mask(np.zeros((4, 4), bool))
+
+
+def test_box_to_sam_xyxy():
+    from clickbench.models.sam import box_to_xyxy
+
+    # (top, left, bottom, right) = (rows 5..20, cols 10..40) -> x0=10, y0=5, x1=40, y1=20
+    np.testing.assert_array_equal(box_to_xyxy(prompts.Box(5, 10, 20, 40)), [10, 5, 40, 20])
+
+
+def test_sam_box_prompt_equals_sam_predictor_predict(tmp_path):
+    """SamModel.predict(box=...) against segment-anything's own SamPredictor.predict(box=XYXY),
+    the box alone and with clicks, on a non-square image (a row/col mix-up changes masks)."""
+    import torch
+    from segment_anything import SamPredictor
+
+    from clickbench.models import registry
+    from clickbench.models.sam import box_to_xyxy
+    from clickbench.models.tiny import make_tiny_checkpoint
+
+    torch.set_num_threads(1)
+    ckpt = make_tiny_checkpoint("sam", tmp_path / "sam.pth", seed=0)
+    model = registry.build({"type": "sam", "variant": "tiny", "checkpoint": {"path": str(ckpt)}})
+    assert model.supports_box
+    image, gt, _ = scene(3, h=70, w=110)
+    model.set_image(image)
+    ref = SamPredictor(model.sam)
+    ref.set_image(image)
+    box = prompts.box_of_mask(gt)
+    xyxy = np.array([box.left, box.top, box.right, box.bottom])
+    for clicks in ([], [Click(box.top + 3, box.left + 4, True)]):
+        pred = model.predict(tuple(clicks), box=box)
+        kw = {}
+        if clicks:
+            kw = {
+                "point_coords": np.array([[c.col, c.row] for c in clicks]),
+                "point_labels": np.array([int(c.positive) for c in clicks]),
+            }
+        masks, scores, logits = ref.predict(box=xyxy, multimask_output=True, **kw)
+        np.testing.assert_array_equal(pred.masks[:3], masks)
+        np.testing.assert_array_equal(pred.scores[:3], scores)
+        np.testing.assert_array_equal(pred.logits[:3], logits)
+        single = ref.predict(box=xyxy, multimask_output=False, **kw)
+        np.testing.assert_array_equal(pred.logits[3:], single[2])
+    swapped = prompts.Box(box.left, box.top, box.right, box.bottom)
+    other = model.predict((), box=swapped)
+    assert not np.array_equal(other.logits, model.predict((), box=box).logits)
+    np.testing.assert_array_equal(box_to_xyxy(box), xyxy)
+
+    # the box protocol: step 0 the box alone, then simulated clicks, rows count from click 0
+    traces = protocols.run_box(model, gt, None, ["max_score", "oracle"], max_clicks=2)
+    assert set(traces) == {"max_score", "oracle"}
+    t = traces["max_score"]
+    assert t.n_steps == 3 and t.n_clicks == 2 and tuple(t.box) == tuple(box)
+    np.testing.assert_array_equal(t.masks[0], model.predict((), box=box).masks)
+    assert t.clicks[0].tolist()[:2] == list(next_click(gt, None, t.masks[0][t.chosen[0]]))[:2]
+    rows = trace_rows(
+        traces, protocol="box", model="sam", cls="c", image="i", strategies=["max_score"]
+    )
+    assert [r["click"] for r in rows] == [0, 1, 2]
+    assert (rows[0]["row"], rows[0]["col"], rows[0]["positive"]) == (-1, -1, -1)
+    assert rows[1]["row"] == t.clicks[0][0] and rows[0]["iou"] == pytest.approx(t.curve[0])
+    # saved and read back: the box with it
+    save_traces(tmp_path / "box.npz", traces)
+    back = load_traces(tmp_path / "box.npz")
+    assert tuple(back["oracle"].box) == tuple(box)
+    np.testing.assert_array_equal(back["oracle"].bious, traces["oracle"].bious)
+
+
+def test_models_without_box_prompts_get_no_box_loop():
+    image, gt, _ = scene(4)
+    model = ColorDisks()
+    model.set_image(image)
+    assert not model.supports_box
+    assert protocols.run_box(model, gt, None, ["max_score"], max_clicks=2) == {}
+    assert (
+        trace_rows({}, protocol="box", model="m", cls="c", image="i", strategies=["max_score"])
+        == []
+    )
+    with pytest.raises(ValueError, match="no box"):
+        run_loop(model, gt, None, strategy="max_score", max_clicks=1, box=prompts.Box(0, 0, 3, 3))
+
+
+def test_random_click_lies_in_the_larger_error_region():
+    gt = np.zeros((30, 40), bool)
+    gt[5:25, 5:30] = True  # 20 x 25 = 500 object pixels
+    pred = np.zeros_like(gt)
+    pred[5:25, 5:12] = True  # 140 correct; FN = 360 pixels
+    pred[0:3, 35:40] = True  # FP = 15 pixels: the FN region is the larger
+    fn = gt & ~pred
+    for seed in range(30):
+        c = prompts.random_click(gt, None, pred, [], np.random.default_rng(seed))
+        assert c.positive and fn[c.row, c.col]
+    # with a margin of 4 pixels: the click is at least 4 px from the FN region's boundary
+    dist = cv2.distanceTransform(np.pad(fn, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    for seed in range(30):
+        c = prompts.random_click(gt, None, pred, [], np.random.default_rng(seed), margin=4)
+        assert fn[c.row, c.col] and dist[c.row, c.col] >= 4 - 0.05
+    # FP larger: a negative click in the FP region, never on the ignore band
+    pred2 = np.ones_like(gt)
+    ignore = np.zeros_like(gt)
+    ignore[:, :20] = True
+    for seed in range(30):
+        c = prompts.random_click(gt, ignore, pred2, [], np.random.default_rng(seed))
+        assert not c.positive and pred2[c.row, c.col] and not gt[c.row, c.col]
+        assert not ignore[c.row, c.col]
+    # a margin no pixel meets falls back to the whole region
+    c = prompts.random_click(gt, None, pred, [], np.random.default_rng(0), margin=1000)
+    assert fn[c.row, c.col]
+    # nothing left to click
+    assert prompts.random_click(gt, None, gt, [], np.random.default_rng(0)) is None
+    # same seed, same click; the first click (no prediction) is an object pixel
+    a = prompts.random_click(gt, None, None, [], np.random.default_rng(7))
+    b = prompts.random_click(gt, None, None, [], np.random.default_rng(7))
+    assert a == b and a.positive and gt[a.row, a.col]
+
+
+def test_perturbed_clicks_stay_inside_their_region():
+    image, gt, ignore = scene(6, h=60, w=80, band=True)
+    pred = np.zeros_like(gt)
+    pred[: gt.shape[0] // 2] = True  # covers half the object and some background
+    fn, fp = prompts.error_regions(gt, ignore, pred)
+    sim = next_click(gt, ignore, pred, [])
+    moved = 0
+    for seed in range(40):
+        c = prompts.perturbed_click(gt, ignore, pred, [], np.random.default_rng(seed), sigma=3.0)
+        assert c.positive == sim.positive
+        region = fn if c.positive else fp
+        assert region[c.row, c.col] and not ignore[c.row, c.col]
+        moved += (c.row, c.col) != (sim.row, sim.col)
+    assert moved > 30  # the noise does move the click
+    # sigma 0 is the simulator itself
+    assert prompts.perturbed_click(gt, ignore, pred, [], np.random.default_rng(0), 0.0) == sim
+
+
+def test_trial_protocols_seeded_loops():
+    image, gt, _ = scene(8, h=50, w=70)
+    model = ColorDisks()
+    model.set_image(image)
+    blocks = {
+        "random_clicks": {"max_clicks": 4, "trials": 3, "margin": 2.0, "seed": 5},
+        "perturbed": {"max_clicks": 4, "trials": 3, "sigma": 0.03, "seed": 5},
+    }
+    a = protocols.run_protocols(model, gt, None, blocks, image_key=("Shrimp", "00001"))
+    b = protocols.run_protocols(model, gt, None, blocks, image_key=("Shrimp", "00001"))
+    c = protocols.run_protocols(model, gt, None, blocks, image_key=("Shrimp", "00002"))
+    for name in blocks:
+        assert list(a[name]) == ["max_score~0", "max_score~1", "max_score~2"]
+        for loop in a[name]:  # same seed and image: the same clicks
+            np.testing.assert_array_equal(a[name][loop].clicks, b[name][loop].clicks)
+        trials = [a[name][f"max_score~{t}"].clicks.tolist() for t in range(3)]
+        assert trials[0] != trials[1] or trials[1] != trials[2]  # trials differ
+        assert a[name]["max_score~0"].clicks.tolist() != c[name]["max_score~0"].clicks.tolist()
+        # every click lies in the error region of the mask kept before it
+        for trace in a[name].values():
+            kept = None
+            for k, (r, col, pos) in enumerate(trace.clicks.tolist()):
+                fn, fp = prompts.error_regions(gt, None, kept)
+                assert (fn if pos else fp)[r, col]
+                kept = trace.masks[k][trace.chosen[k]]
+        rows = trace_rows(
+            a[name], protocol=name, model="m", cls="Shrimp", image="00001", strategies=["max_score"]
+        )
+        assert sorted({r["trial"] for r in rows}) == [0, 1, 2]
+        assert {r["click"] for r in rows} <= {1, 2, 3, 4}
+        for r in rows:
+            assert 0.0 <= r["biou"] <= 1.0

@@ -72,3 +72,33 @@ def test_wilcoxon_degenerate_is_nan_with_a_note(values, note):
     t = stats.wilcoxon(values)
     assert math.isnan(t.pvalue)
     assert note in t.note
+
+
+def test_holm_hand_case():
+    # m = 4 defined p-values: sorted 0.01, 0.02, 0.03, 0.5 -> x4, x3, x2, x1 = 0.04, 0.06,
+    # 0.06, 0.5, then the running maximum keeps them monotone; NaN stays NaN, not counted
+    p = [0.03, float("nan"), 0.01, 0.5, 0.02]
+    adj = stats.holm(p)
+    assert np.isnan(adj[1])
+    np.testing.assert_allclose(adj[[2, 4, 0, 3]], [0.04, 0.06, 0.06, 0.5])
+    # the running maximum: 0.021 x 2 = 0.042 is raised to 0.06 (0.02 x 3); the cap at 1
+    np.testing.assert_allclose(stats.holm([0.02, 0.021, 0.9]), [0.06, 0.06, 0.9])
+    np.testing.assert_allclose(stats.holm([0.6, 0.7]), [1.0, 1.0])
+    assert stats.holm([]).size == 0
+
+
+def test_holm_is_bounded_by_bonferroni_and_is_the_step_down_rule():
+    # Holm never exceeds Bonferroni and never goes below the raw p-value; it is the
+    # step-down rule written out: sorted, multiplied by m, m-1, ..., 1, running max, cap 1
+    rng = np.random.default_rng(4)
+    for _ in range(50):
+        p = rng.random(int(rng.integers(1, 12))) ** 3
+        adj = stats.holm(p)
+        m = p.size
+        assert (adj >= p - 1e-15).all() and (adj <= np.minimum(1, m * p) + 1e-15).all()
+        order = np.argsort(p)
+        expected, running = np.empty(m), 0.0
+        for i, j in enumerate(order):
+            running = max(running, min(1.0, (m - i) * p[j]))
+            expected[j] = running
+        np.testing.assert_allclose(adj, expected)

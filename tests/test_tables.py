@@ -67,8 +67,10 @@ def ritm_rows(cls, image, curve, model="ritm", protocol="noc"):
                     protocol,
                     model,
                     "max_score",
+                    0,
                     k + 1,
                     iou,
+                    iou / 2,
                     iou,
                     1.0,
                     0,
@@ -89,7 +91,8 @@ def sam_rows(cls, image, ious, scores, model="sam"):
     best = int(np.argmax(ious))
     rows = []
     for strategy, chosen in (("max_score", int(np.argmax(scores))), ("oracle", best)):
-        values = [cls, image, "first_click", model, strategy, 1, ious[chosen], ious[best]]
+        values = [cls, image, "first_click", model, strategy, 0, 1, ious[chosen]]
+        values += [ious[chosen] / 2, ious[best]]
         values += [scores[chosen], chosen, best, 1, 10, 20]
         rows.append(dict(zip(tables.ROW_COLUMNS, values, strict=True)))
     return rows
@@ -401,8 +404,10 @@ def test_multiclick_replay_and_same_clicks():
                     "replay",
                     "sam",
                     strategy,
+                    0,
                     k + 1,
                     iou,
+                    iou / 2,
                     iou,
                     0.9,
                     0,
@@ -478,7 +483,8 @@ def test_tables_are_byte_identical_across_runs(tmp_path):
         rows = tables.read_rows(paths if run == "a" else paths[::-1], "fish")
         built = tables.build_tables(rows, settings())
         out = {name: tmp_path / run / f"{name}.tsv" for name in tables.TABLES}
-        tables.write_tables(built, out)
+        for name, path in out.items():
+            tables.write_tsv(built[name], path)
         tables.write_tsv(rows, tmp_path / run / "per_image.tsv")
         texts.append({p.name: p.read_bytes() for p in (tmp_path / run).glob("*.tsv")})
     assert texts[0] == texts[1]
@@ -713,3 +719,196 @@ def test_aggregate_and_summary_scripts_with_dedup_tables(tmp_path):
     del inputs["selection"]
     run_script("summary.py", tmp_path, inputs, {"summary": str(md)}, {"dataset": "fish"})
     assert "index rule" not in md.read_text()
+
+
+# ---------------------------------------------------------------- the protocols beyond the study
+from clickbench import protocol_tables, stats  # noqa: E402
+
+
+def loop_rows(cls, image, protocol, model, curve, trial=0, first=1):
+    """One loop's rows: IoU ``curve``, boundary IoU half of it, clicks from ``first``."""
+    return [
+        dict(
+            zip(
+                tables.ROW_COLUMNS,
+                [cls, image, protocol, model, "max_score", trial, first + k, iou, iou / 2, iou]
+                + [1.0, 0, 0, 1, 10 + k, 20 + k],
+                strict=True,
+            )
+        )
+        for k, iou in enumerate(curve)
+    ]
+
+
+BEYOND_PROTOCOLS = {
+    "noc": {"models": ["sam", "ritm"], "max_clicks": 3},
+    "first_click": {"models": ["sam"]},
+    "box": {"models": ["sam", "ritm"], "max_clicks": 1, "jitter": 0.0, "seed": 0},
+    "random_clicks": {"models": ["sam"], "max_clicks": 3, "trials": 2, "margin": 0, "seed": 0},
+}
+
+
+def beyond_rows():
+    rows = []
+    noc = {"1": [0.5, 0.86, 0.95], "2": [0.9, 0.92, 0.96]}
+    for image, curve in noc.items():
+        rows += loop_rows("A", image, "noc", "sam", curve)
+        rows += loop_rows("A", image, "first_click", "sam", curve[:1])
+    rows += loop_rows("A", "1", "noc", "ritm", [0.7, 0.9, 0.91])
+    rows += loop_rows("A", "2", "noc", "ritm", [0.8, 0.86, 0.88])
+    rows += loop_rows("A", "1", "box", "sam", [0.8, 0.9], first=0)
+    rows += loop_rows("A", "2", "box", "sam", [0.6, 0.95], first=0)
+    trials = {
+        ("1", 0): [0.4, 0.9, 0.95],
+        ("1", 1): [0.3, 0.5, 0.86],
+        ("2", 0): [0.91],  # a loop that ended early carries its last IoU
+        ("2", 1): [0.5, 0.6, 0.7],
+    }
+    for (image, trial), curve in trials.items():
+        rows += loop_rows("A", image, "random_clicks", "sam", curve, trial=trial)
+    return tables._typed(pd.DataFrame(rows, columns=tables.ROW_COLUMNS))
+
+
+@pytest.fixture
+def beyond():
+    s = tables.Settings.from_config(
+        {"iou_thresholds": [0.85, 0.9], "miou_at": [1, 2, 3]}, BEYOND_PROTOCOLS, MODELS
+    )
+    plan = protocol_tables.Plan.from_config(BEYOND_PROTOCOLS)
+    return protocol_tables.build_tables(beyond_rows(), s, plan), s
+
+
+def test_trials_by_hand(beyond):
+    built, _ = beyond
+    t = row(built["trials"], protocol="random_clicks", method="sam", **{"class": tables.ALL})
+    assert (t["n"], t["trials"], t["max_clicks"]) == (2, 2, 3)
+    # NoC@85 per loop: image 1: 2 (trial 0), 3 (trial 1); image 2: 1, never -> 3.
+    # dataset-level per trial: 1.5, 3.0
+    assert t["noc@85"] == pytest.approx(2.25)
+    assert t["noc@85_sd"] == pytest.approx(sample_std([1.5, 3.0]))
+    assert (t["noc@85_min"], t["noc@85_max"]) == (1.5, 3.0)
+    assert t["noc@85_image_sd"] == pytest.approx((sample_std([2, 3]) + sample_std([1, 3])) / 2)
+    # the simulator (noc) on the same images within 3 clicks: 2 and 1
+    assert t["noc@85_simulator"] == pytest.approx(1.5)
+    assert t["nof@85"] == pytest.approx(0.5)  # trial 1: image 2 never reaches 0.85
+    # NoC@90: image 1: 2, never; image 2: 1, never -> per trial 1.5, 3; NoF 0 and 2
+    assert t["noc@90"] == pytest.approx(2.25) and t["nof@90"] == pytest.approx(1.0)
+    assert t["noc@90_simulator"] == pytest.approx((3 + 1) / 2)
+    per = built["trials_per_image"]
+    one = row(per, image="1")
+    assert one["noc@85_mean"] == 2.5 and one["noc@85_sd"] == pytest.approx(sample_std([2, 3]))
+
+
+def test_prompts_box_vs_first_click_vs_k_clicks(beyond):
+    built, _ = beyond
+    p = built["prompts"]
+    sam = p[(p["method"] == "sam") & (p["class"] == tables.ALL)]
+    got = [(r.prompt, r.clicks, round(r.miou, 6)) for r in sam.itertuples()]
+    assert got == [
+        ("box", 0, 0.7),
+        ("box", 1, 0.925),
+        ("first_click", 1, 0.7),
+        ("clicks", 1, 0.7),
+        ("clicks", 2, 0.89),
+        ("clicks", 3, 0.955),
+    ]
+    assert sam["mbiou"].tolist() == pytest.approx((sam["miou"] / 2).tolist())
+    # RITM was configured for box but takes none: one "not applicable" row, no number
+    na = row(p, method="ritm", prompt="box")
+    assert na["n"] == 0 and np.isnan(na["miou"]) and "not applicable" in na["note"]
+
+
+def test_boundary_table_is_the_miou_table_of_boundary_iou(beyond):
+    built, s = beyond
+    b = row(built["boundary"], protocol="noc", method="sam", **{"class": tables.ALL})
+    assert [b[f"mbiou@{k}"] for k in (1, 2, 3)] == pytest.approx([0.35, 0.445, 0.4775])
+
+
+def test_protocol_paired_is_holm_corrected(beyond):
+    built, _ = beyond
+    pp = built["protocol_paired"]
+    assert pp["comparison"].tolist() == [
+        "box_vs_first_click",
+        "random_clicks_vs_simulator",
+        "random_clicks_vs_simulator",
+    ]
+    box = row(pp, comparison="box_vs_first_click")
+    assert box["mean_diff"] == pytest.approx(((0.8 - 0.5) + (0.6 - 0.9)) / 2, abs=1e-12)
+    assert box["a"] == "box/sam" and box["b"] == "first_click/sam"
+    r85 = row(pp, measure="noc@85")
+    assert r85["mean_diff"] == pytest.approx(((2.5 - 2) + (2 - 1)) / 2)
+    r90 = row(pp, measure="noc@90")
+    assert r90["mean_diff"] == pytest.approx(((2.5 - 3) + (2 - 1)) / 2)
+    np.testing.assert_allclose(pp["holm_p"], stats.holm(pp["wilcoxon_p"]))
+    m = int(pp["wilcoxon_p"].notna().sum())
+    assert all(f"Holm-corrected over the {m} tests" in n for n in pp["note"])
+
+
+def test_study_tables_ignore_the_other_protocols(beyond):
+    """The study's tables are the same bytes with or without the rows of the new protocols."""
+    rows = beyond_rows()
+    s = beyond[1]
+    alone = tables.build_tables(rows[rows["protocol"].isin(tables.STUDY_PROTOCOLS)], s)
+    mixed = tables.build_tables(rows, s)
+    for name in tables.TABLES:
+        assert tables.format_table(alone[name]) == tables.format_table(mixed[name]), name
+
+
+def test_timing_table(tmp_path):
+    from clickbench.runner import TIMING_COLUMNS
+
+    lines = ["\t".join(TIMING_COLUMNS)]
+    lines += [
+        "A\t1\tsam\tcpu\t\t\t0\tencode\t2.0",
+        "A\t1\tsam\tcpu\tnoc\tmax_score\t1\tpredict\t0.1",
+        "A\t1\tsam\tcpu\tnoc\tmax_score\t2\tpredict\t0.3",
+        "A\t2\tsam\tcpu\t\t\t0\tcache_load\t0.01",
+        "A\t2\tsam\tcpu\tbox\tmax_score\t1\tpredict\t0.2",
+        "A\t3\tsam\tcpu\t\t\t0\tcache_load\t0.03",
+        "A\t3\tsam\tcpu\t\t\t0\tbatch_encode\t4.0",
+    ]
+    (tmp_path / "t.tsv").write_text("\n".join(lines) + "\n")
+    t = protocol_tables.timing_table([tmp_path / "t.tsv"])
+    r = row(t, model="sam")
+    assert (r["device"], r["images"], r["encoded"], r["calls"]) == ("cpu", 3, 2, 3)
+    assert r["encode_s_mean"] == pytest.approx(3.0) and r["encode_s_median"] == 3.0
+    assert r["cache_load_s_mean"] == pytest.approx(0.02)
+    assert r["call_s_mean"] == pytest.approx(0.2) and r["call_s_median"] == pytest.approx(0.2)
+
+
+def test_aggregate_and_summary_scripts_write_the_new_tables(tmp_path):
+    from clickbench.runner import TIMING_COLUMNS
+
+    paths = [str(p) for p in write_per_image(tmp_path, beyond_rows().to_dict("records"))]
+    timing = tmp_path / "timing" / "sam.tsv"
+    timing.parent.mkdir()
+    timing.write_text(
+        "\t".join(TIMING_COLUMNS) + "\nA\t1\tsam\tcpu\t\t\t0\tencode\t2.5\n"
+        "A\t1\tsam\tcpu\tnoc\tmax_score\t1\tpredict\t0.125\n"
+    )
+    names = (*tables.TABLES, *protocol_tables.TABLES)
+    out = {name: str(tmp_path / "tables" / f"{name}.tsv") for name in names}
+    out["per_image"] = str(tmp_path / "tables" / "per_image.tsv")
+    out["timing"] = str(tmp_path / "timing.tsv")
+    models = {"sam": {"type": "sam"}, "ritm": {"type": "ritm"}}
+    metrics_ = {"iou_thresholds": [0.85, 0.9], "miou_at": [1, 2, 3]}
+    params = {"dataset": "d", "metrics": metrics_, "protocols": BEYOND_PROTOCOLS, "models": models}
+    inputs = {"rows": paths, "timing": [str(timing)]}
+    run_script("aggregate.py", tmp_path, inputs, out, params)
+    trials = tables.read_table(out["trials"])
+    assert row(trials, method="sam", **{"class": tables.ALL})["noc@85"] == pytest.approx(2.25)
+    t = tables.read_table(out["timing"])
+    assert t[["model", "device", "encoded", "calls"]].values.tolist() == [["sam", "cpu", 1, 1]]
+    md = tmp_path / "summary.md"
+    inputs = {name: out[name] for name in names} | {"timing": out["timing"]}
+    run_script("summary.py", tmp_path, inputs, {"summary": str(md)}, {"dataset": "d"})
+    text = md.read_text()
+    assert "## Box vs first click vs k clicks" in text
+    assert "| sam | box | 0 | 2 | 0.700 | 0.350 |  |" in text
+    assert (
+        "| ritm | box | 0 | 0 | NA | NA | not applicable: the model takes no box prompt |" in text
+    )
+    assert "| random_clicks | sam | 2 | 2 | 2.25 ± 1.06 | 2.25 ± 1.06 | 1.50 | 2.00 |" in text
+    assert "Holm-corrected over the 3 tests" in text
+    assert "## Boundary IoU" in text and "| noc | sam | 2 | 0.350 | 0.445 | 0.477 |" in text
+    assert "| sam | cpu | 1 | 1 | 2.500 | 1 | 0.125 |" in text

@@ -4,7 +4,10 @@ Plots (PNG, and SVG when asked):
 
 - :func:`mean_iou_by_species`: the study's dot plot, one dot per method per class;
 - :func:`miou_curves`: mIoU after every click, one line per method, a panel per protocol;
-- :func:`noc_bars`: NoC@85/90 per method with the NoF count written on each bar.
+- :func:`noc_bars`: NoC@85/90 per method with the NoF count written on each bar;
+- :func:`biou_curves`: as :func:`miou_curves`, boundary IoU;
+- :func:`prompt_curves`: box + k clicks vs k clicks vs the first click, per method;
+- :func:`noc_trials`: per-image NoC over trials (random and perturbed clicks), a box per method.
 
 Image grids (PNG):
 
@@ -158,11 +161,15 @@ def mean_iou_by_species(per_class: pd.DataFrame, paths) -> None:
         _save(fig, _paths(paths))
 
 
-def miou_curves(curve_table: pd.DataFrame, paths) -> None:
-    """mIoU after every click, a panel per protocol (noc, replay), a line per method."""
+def miou_curves(curve_table: pd.DataFrame, paths, value: str = "miou") -> None:
+    """mIoU after every click, a panel per protocol (noc, replay), a line per method
+    (``value="mbiou"``: mean boundary IoU)."""
+    what = {"miou": "mIoU", "mbiou": "mean boundary IoU"}[value]
     protocols = [p for p in tables.MULTI_CLICK if p in set(curve_table.get("protocol", []))]
     if not protocols:
-        empty_figure(paths, "mIoU vs clicks", "No multi-click (noc or replay) results in this run.")
+        empty_figure(
+            paths, f"{what} vs clicks", "No multi-click (noc or replay) results in this run."
+        )
         return
     methods = sorted(set(curve_table["method"]))
     style = {m: _style(i) for i, m in enumerate(methods)}
@@ -180,7 +187,7 @@ def miou_curves(curve_table: pd.DataFrame, paths) -> None:
                 m = sub[sub["method"] == method].sort_values("click")
                 ax.plot(
                     m["click"],
-                    m["miou"],
+                    m[value],
                     label=method,
                     markersize=4,
                     linewidth=1.5,
@@ -191,7 +198,7 @@ def miou_curves(curve_table: pd.DataFrame, paths) -> None:
             ax.set_xlim(0.5, horizon + 0.5)
             ax.set_ylim(0, 1.02)
             ax.set_xlabel("number of clicks")
-            ax.set_ylabel("mean IoU")
+            ax.set_ylabel("mean IoU" if value == "miou" else "mean boundary IoU")
             ax.set_title(textwrap.fill(PROTOCOL_TITLES.get(protocol, protocol), 48))
             ax.grid(alpha=0.3)
         handles, labels = [], []
@@ -201,7 +208,128 @@ def miou_curves(curve_table: pd.DataFrame, paths) -> None:
                     handles.append(h)
                     labels.append(lab)
         fig.legend(handles, labels, loc="outside right center", frameon=False, title="method")
-        fig.suptitle("mIoU vs clicks (early-stopped loops carry their last IoU)")
+        fig.suptitle(f"{what} vs clicks (early-stopped loops carry their last value)")
+        _save(fig, _paths(paths))
+
+
+def biou_curves(curve_table: pd.DataFrame, paths) -> None:
+    """Mean boundary IoU after every click: :func:`miou_curves` of the ``mbiou`` column."""
+    miou_curves(curve_table, paths, value="mbiou")
+
+
+def prompt_curves(prompts: pd.DataFrame, paths) -> None:
+    """The ``prompts`` table drawn: a panel per method with a box (mIoU of the box alone and
+    of box + k clicks, solid), k simulated clicks (dashed) and the first click (a star).
+    Methods with the box "not applicable" are named in the title of their empty panel."""
+    sub = prompts[prompts["class"] == tables.ALL] if len(prompts) else prompts
+    if not len(sub):
+        empty_figure(paths, "Box vs clicks", "No box, first-click or noc results in this run.")
+        return
+    methods = sorted(set(sub["method"]))
+    n = len(methods)
+    ncols = min(3, n)
+    nrows = int(np.ceil(n / ncols))
+    with plt.rc_context(RC):
+        fig, axes = plt.subplots(
+            nrows,
+            ncols,
+            figsize=(3.6 * ncols, 2.9 * nrows + 0.6),
+            layout="constrained",
+            squeeze=False,
+        )
+        for ax, method in zip(axes.flat, methods, strict=False):
+            m = sub[sub["method"] == method]
+            box = m[(m["prompt"] == "box") & (m["n"] > 0)]
+            clicks = m[m["prompt"] == "clicks"]
+            first = m[m["prompt"] == "first_click"]
+            if len(box):
+                ax.plot(box["clicks"], box["miou"], "o-", color=PALETTE[0], label="box + k clicks")
+            if len(clicks):
+                ax.plot(clicks["clicks"], clicks["miou"], "s--", color=PALETTE[1], label="k clicks")
+            if len(first):
+                ax.plot(
+                    first["clicks"],
+                    first["miou"],
+                    "*",
+                    ms=11,
+                    color=PALETTE[2],
+                    label="first click",
+                )
+            title = method
+            if ((m["prompt"] == "box") & (m["n"] == 0)).any():
+                title += "\n(box: not applicable)"
+            ax.set_title(title)
+            ax.set_ylim(0, 1.02)
+            ax.set_xlabel("clicks (after the box, for the box)")
+            ax.set_ylabel("mean IoU")
+            ax.grid(alpha=0.3)
+        for ax in list(axes.flat)[n:]:
+            ax.set_axis_off()
+        handles, labels = [], []
+        for ax in axes.flat:
+            for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+                if lab not in labels:
+                    handles.append(h)
+                    labels.append(lab)
+        if handles:
+            fig.legend(handles, labels, loc="outside lower center", ncols=3, frameon=False)
+        fig.suptitle("Box vs first click vs k clicks (mean IoU, all images)")
+        _save(fig, _paths(paths))
+
+
+def noc_trials(per_image: pd.DataFrame, trials: pd.DataFrame, paths) -> None:
+    """Per-image NoC@t over trials as box plots, a panel per trial protocol, a box per
+    method (t: the highest threshold of the table); the simulator's NoC@t on the same images
+    as a diamond, and the spread of the dataset-level NoC@t across trials as a bar."""
+    cols = [c for c in per_image.columns if c.startswith("noc@") and c.endswith("_mean")]
+    if not len(per_image) or not cols:
+        empty_figure(paths, "NoC over trials", "No random_clicks or perturbed results in this run.")
+        return
+    col = max(cols, key=lambda c: float(c[4:-5]))
+    label = col[4:-5]
+    protocols = sorted(set(per_image["protocol"]))
+    overall = trials[trials["class"] == tables.ALL] if len(trials) else trials
+    with plt.rc_context(RC):
+        fig, axes = plt.subplots(
+            1,
+            len(protocols),
+            figsize=(5.0 * len(protocols), 4.2),
+            layout="constrained",
+            squeeze=False,
+        )
+        for ax, protocol in zip(axes[0], protocols, strict=True):
+            sub = per_image[per_image["protocol"] == protocol]
+            methods = sorted(set(sub["method"]))
+            data = [sub.loc[sub["method"] == m, col].to_numpy(dtype=float) for m in methods]
+            ax.boxplot(data, tick_labels=methods, widths=0.5)
+            for i, m in enumerate(methods, start=1):
+                o = overall[(overall["protocol"] == protocol) & (overall["method"] == m)]
+                if not len(o):
+                    continue
+                o = o.iloc[0]
+                sim = o.get(f"noc@{label}_simulator")
+                if sim is not None and not pd.isna(sim):
+                    ax.plot(i + 0.3, sim, "D", color=PALETTE[1], label="simulator (noc)")
+                lo, hi = o[f"noc@{label}_min"], o[f"noc@{label}_max"]
+                ax.plot(
+                    [i + 0.3, i + 0.3],
+                    [lo, hi],
+                    color=PALETTE[0],
+                    lw=3,
+                    label="dataset NoC across trials (min-max)",
+                )
+            ax.set_title(f"{protocol}: NoC@{label} per image, mean over trials")
+            ax.set_ylabel(f"NoC@{label} (fewer is better)")
+            ax.tick_params(axis="x", labelrotation=20)
+            ax.grid(axis="y", alpha=0.3)
+        handles, labels = [], []
+        for ax in axes[0]:
+            for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+                if lab not in labels:
+                    handles.append(h)
+                    labels.append(lab)
+        if handles:
+            fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False)
         _save(fig, _paths(paths))
 
 
@@ -625,6 +753,9 @@ FIGURES = {
     "mean_iou_by_species": "plot",
     "miou_curves": "plot",
     "noc_bars": "plot",
+    "biou_curves": "plot",
+    "prompt_curves": "plot",
+    "noc_trials": "plot",
     "grid": "image",
     "ambiguity_masks": "image",
 }
@@ -655,12 +786,19 @@ def write_all(
     ambiguity_rows: int = 4,
 ) -> None:
     """Write every figure named in ``outputs`` (name -> paths, e.g. a PNG and an SVG)."""
-    rows = tables.with_methods(rows.drop(columns=["dataset"], errors="ignore"))
+    rows = rows.drop(columns=["dataset"], errors="ignore")
+    rows = tables.with_methods(tables.study_rows(rows))
     for name, paths in outputs.items():
         if name == "mean_iou_by_species":
             mean_iou_by_species(tables_["per_class"], paths)
         elif name == "miou_curves":
             miou_curves(tables.curve_table(rows, settings), paths)
+        elif name == "biou_curves":
+            biou_curves(tables.curve_table(rows, settings), paths)
+        elif name == "prompt_curves":
+            prompt_curves(tables_["prompts"], paths)
+        elif name == "noc_trials":
+            noc_trials(tables_["trials_per_image"], tables_["trials"], paths)
         elif name == "noc_bars":
             noc_bars(tables_["noc"], paths)
         elif name == "grid":
@@ -677,6 +815,7 @@ __all__ = [
     "Row",
     "ambiguity",
     "ambiguity_choices",
+    "biou_curves",
     "build_ambiguity_rows",
     "build_grid_rows",
     "declared_outputs",
@@ -687,6 +826,8 @@ __all__ = [
     "mean_iou_by_species",
     "miou_curves",
     "noc_bars",
+    "noc_trials",
+    "prompt_curves",
     "trace_index",
     "write_all",
 ]

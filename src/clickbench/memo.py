@@ -71,6 +71,7 @@ RESULT_MODULES = (
     "memo.py",
     "metrics.py",
     "native.py",
+    "prompts.py",
     "protocols.py",
     "runner.py",
     "samples.py",

@@ -1,4 +1,4 @@
-"""Metrics of interactive segmentation: IoU, NoC, NoF, mIoU@k, and the ``describe()`` table.
+"""Metrics of interactive segmentation: IoU, boundary IoU, NoC, NoF, mIoU@k, ``describe()``.
 
 A *curve* is the IoU of the kept mask after clicks 1, 2, ..., K of one image (a 1-D
 sequence; K < max_clicks when a loop stopped early at a target IoU). NoC and NoF follow
@@ -10,7 +10,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
+import cv2
 import numpy as np
+
+#: boundary IoU's band width as a fraction of the image diagonal (Cheng et al., 2021, and
+#: their reference code ``boundary_iou/utils/boundary_utils.py``)
+BOUNDARY_DILATION_RATIO = 0.02
 
 #: the statistics of :func:`describe`, in pandas' order
 DESCRIBE_KEYS = ("count", "mean", "std", "min", "25%", "50%", "75%", "max")
@@ -51,6 +56,74 @@ def iou_batch(gt: np.ndarray, ignore: np.ndarray | None, masks: np.ndarray) -> n
         union = n_gt + n_pred - inter
         out[c] = inter / union if union else 1.0
     return out
+
+
+def boundary_width(shape: tuple[int, ...], dilation_ratio: float = BOUNDARY_DILATION_RATIO) -> int:
+    """The boundary band's width in pixels for an (H, W) image: ``round(ratio * diagonal)``,
+    at least 1 (as the reference ``mask_to_boundary``)."""
+    h, w = shape[:2]
+    return max(1, int(round(dilation_ratio * math.hypot(h, w))))
+
+
+def mask_to_boundary(mask: np.ndarray, width: int) -> np.ndarray:
+    """The inner boundary band of a mask: (H, W) bool, the mask's pixels within chessboard
+    distance ``width`` of a pixel outside it, the image border counting as outside.
+
+    The reference code (``boundary_iou/utils/boundary_utils.py``) pads the mask with one
+    pixel of zeros and erodes it ``width`` times with a 3x3 kernel; one erosion with a
+    ``(2 width + 1)`` square kernel and a zero border is the same set (``tests/test_metrics.py``
+    compares the two), at one pass instead of ``width``.
+    """
+    m = np.ascontiguousarray(mask, dtype=np.uint8)
+    kernel = np.ones((2 * width + 1, 2 * width + 1), dtype=np.uint8)
+    eroded = cv2.erode(m, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    return m > eroded
+
+
+def boundary_iou_batch(
+    gt: np.ndarray,
+    ignore: np.ndarray | None,
+    masks: np.ndarray,
+    dilation_ratio: float = BOUNDARY_DILATION_RATIO,
+    gt_boundary: np.ndarray | None = None,
+) -> np.ndarray:
+    """Boundary IoU (Cheng et al., 2021) of each of C candidate masks: (C,) float64.
+
+    ``|G_d & P_d| / |G_d | P_d|`` where ``X_d`` is :func:`mask_to_boundary` of X with the
+    width :func:`boundary_width` of the image (2% of its diagonal). Pixels in ``ignore`` are
+    left out of both bands, as :func:`iou` leaves them out; an empty union is 1.0 (as
+    :func:`iou`; the reference divides 0 by 0). ``gt_boundary``: ``G_d`` when the caller
+    already has it (a click loop computes it once per image).
+    """
+    gt = np.asarray(gt, dtype=bool)
+    masks = np.asarray(masks, dtype=bool)
+    if masks.ndim != 3 or masks.shape[1:] != gt.shape:
+        raise ValueError(f"masks must be (C, {gt.shape[0]}, {gt.shape[1]}), got {masks.shape}")
+    width = boundary_width(gt.shape, dilation_ratio)
+    g = mask_to_boundary(gt, width) if gt_boundary is None else np.asarray(gt_boundary, bool)
+    valid = None if ignore is None else ~np.asarray(ignore, dtype=bool)
+    if valid is not None:
+        g = g & valid
+    n_g = np.count_nonzero(g)
+    out = np.empty(len(masks), dtype=np.float64)
+    for c, mask in enumerate(masks):
+        p = mask_to_boundary(mask, width)
+        if valid is not None:
+            p &= valid
+        inter = np.count_nonzero(g & p)
+        union = n_g + np.count_nonzero(p) - inter
+        out[c] = inter / union if union else 1.0
+    return out
+
+
+def boundary_iou(
+    gt: np.ndarray,
+    ignore: np.ndarray | None,
+    pred: np.ndarray,
+    dilation_ratio: float = BOUNDARY_DILATION_RATIO,
+) -> float:
+    """Boundary IoU of one (H, W) bool prediction, as :func:`boundary_iou_batch`."""
+    return float(boundary_iou_batch(gt, ignore, np.asarray(pred, bool)[None], dilation_ratio)[0])
 
 
 def _curve(values) -> np.ndarray:
@@ -128,14 +201,6 @@ def miou_at(curves: Iterable[Sequence[float]], ks: Sequence[int]) -> np.ndarray:
     return np.asarray([np.mean([iou_at(c, k) for c in curves]) for k in ks], dtype=np.float64)
 
 
-def study_final_iou(curve: Sequence[float], target: float, max_clicks: int) -> float:
-    """IoU of the mask the study kept: RITM stops at the first click reaching ``target``,
-    else after ``max_clicks`` clicks (or the curve's last click when it is shorter)."""
-    arr = _curve(curve)[:max_clicks]
-    reached = arr >= target
-    return float(arr[int(np.argmax(reached))] if reached.any() else arr[-1])
-
-
 def describe(values: Iterable[float]) -> dict[str, float]:
     """count, mean, std, min, 25%, 50%, 75%, max, as ``pandas.Series(values).describe()``.
 
@@ -161,14 +226,18 @@ def describe(values: Iterable[float]) -> dict[str, float]:
 
 
 __all__ = [
+    "BOUNDARY_DILATION_RATIO",
     "DESCRIBE_KEYS",
+    "boundary_iou",
+    "boundary_iou_batch",
+    "boundary_width",
     "describe",
     "iou",
     "iou_at",
     "iou_batch",
+    "mask_to_boundary",
     "miou_at",
     "noc",
     "noc_per_image",
     "nof",
-    "study_final_iou",
 ]

@@ -39,6 +39,18 @@ log = logging.getLogger("clickbench.runner")
 
 #: columns of a chunk job's marker table
 MARKER_COLUMNS = ("class", "image", "key", "status", "device")
+#: columns of an image's timing table (output ``timing``; clickbench.tables.timing_table)
+TIMING_COLUMNS = (
+    "class",
+    "image",
+    "model",
+    "device",
+    "protocol",
+    "loop",
+    "step",
+    "event",
+    "seconds",
+)
 
 
 @contextlib.contextmanager
@@ -81,28 +93,30 @@ class Timed(InteractiveModel):
 
     def __init__(self, inner: InteractiveModel, label: str):
         self.inner, self.label = inner, label
+        self.supports_box = inner.supports_box
+        #: seconds of the last set_image call
+        self.set_image_seconds: float | None = None
 
     def set_image(self, image):
         t0 = time.perf_counter()
         self.inner.set_image(image)
-        log.info("set_image: %.3f s", time.perf_counter() - t0)
+        self.set_image_seconds = time.perf_counter() - t0
+        log.info("set_image: %.3f s", self.set_image_seconds)
 
     def reset(self):
         self.inner.reset()
 
-    def predict(self, clicks, previous=None, previous_choice=None):
+    def predict(self, clicks, previous=None, previous_choice=None, **box):
         t0 = time.perf_counter()
-        pred = self.inner.predict(clicks, previous=previous, previous_choice=previous_choice)
-        c = clicks[-1]
-        log.info(
-            "%s click %d (%d, %d, %s): %.3f s",
-            self.label,
-            len(clicks),
-            c.row,
-            c.col,
-            "+" if c.positive else "-",
-            time.perf_counter() - t0,
-        )
+        pred = self.inner.predict(clicks, previous=previous, previous_choice=previous_choice, **box)
+        seconds = time.perf_counter() - t0
+        if clicks:
+            c = clicks[-1]
+            last = f"({c.row}, {c.col}, {'+' if c.positive else '-'})"
+        else:
+            last = "(none)"
+        prompt = f" box {tuple(box['box'])}" if box.get("box") is not None else ""
+        log.info("%s click %d %s%s: %.3f s", self.label, len(clicks), last, prompt, seconds)
         return pred
 
 
@@ -148,8 +162,11 @@ class ModelJob:
         return self.device
 
     def output_files(self) -> dict[str, str]:
-        """Output name of the run rule -> file name in a memo entry, for every protocol."""
-        return {f"{p}_{ext}": f"{p}.{ext}" for p in self.protocols for ext in ("npz", "tsv")}
+        """Output name of the run rule -> file name in a memo entry: every protocol's
+        ``.npz``/``.tsv``, and ``timing`` (the image's timings, see :func:`timing_rows`)."""
+        out = {f"{p}_{ext}": f"{p}.{ext}" for p in self.protocols for ext in ("npz", "tsv")}
+        out["timing"] = "timing.tsv"
+        return out
 
 
 @dataclass(frozen=True)
@@ -188,15 +205,65 @@ def build_model(job: ModelJob, device: str) -> InteractiveModel:
     return model
 
 
+def timing_rows(
+    task: ImageTask,
+    model: str,
+    device: str,
+    set_image_seconds: float,
+    encoded: bool,
+    results: Mapping[str, Mapping[str, P.Trace]],
+    batch_share: float | None = None,
+) -> list[dict]:
+    """An image's timings, one row per event (columns :data:`TIMING_COLUMNS`):
+
+    - ``encode``: the ``set_image`` call, when it did the image's work (SAM: ran the encoder);
+    - ``cache_load``: the ``set_image`` call, when SAM found the embedding in its cache;
+    - ``batch_encode``: the image's share of a chunk job's batched encoding (``batch_share``);
+    - ``predict``: one model call of loop ``loop`` of ``protocol``, at step ``step`` (1-based).
+    Timings are measured, so unlike every other output they differ between runs."""
+    base = {"class": task.cls, "image": task.image, "model": model, "device": device}
+    rows = [
+        {
+            **base,
+            "protocol": "",
+            "loop": "",
+            "step": 0,
+            "event": "encode" if encoded else "cache_load",
+            "seconds": set_image_seconds,
+        }
+    ]
+    if batch_share is not None:
+        rows.append({**rows[0], "event": "batch_encode", "seconds": batch_share})
+    for protocol, traces in results.items():
+        for loop, trace in traces.items():
+            for k, sec in enumerate(trace.seconds if trace.seconds is not None else ()):
+                rows.append(
+                    {
+                        **base,
+                        "protocol": protocol,
+                        "loop": loop,
+                        "step": k + 1,
+                        "event": "predict",
+                        "seconds": float(sec),
+                    }
+                )
+    return rows
+
+
 def compute(
     job: ModelJob,
     model: InteractiveModel,
     task: ImageTask,
     outputs: Mapping[str, str | Path],
     image=None,
+    *,
+    device: str = "cpu",
+    batch_share: float | None = None,
 ) -> None:
     """Run every protocol of ``job`` on one image; write ``outputs`` (the run rule's names:
-    ``<protocol>_npz``, ``<protocol>_tsv``). The model is encoded on the image once."""
+    ``<protocol>_npz``, ``<protocol>_tsv``, ``timing``). The model is encoded on the image
+    once. ``device``: the one it runs on (for the timings); ``batch_share``: this image's
+    share of a batched encoding done before (seconds), if any."""
     log.info("model %s (%s), image %s / %s", job.model, job.spec["type"], task.cls, task.image)
     if image is None:
         image = load_image(task.image_path)
@@ -216,8 +283,11 @@ def compute(
         job.protocols,
         source_clicks=source_clicks,
         keep_logits=bool(job.spec.get("save_logits", False)),
+        image_key=(task.cls, task.image),
     )
     log.info("all protocols: %.3f s", time.perf_counter() - t0)
+    if "box" in job.protocols and not results.get("box"):
+        log.info("box: not applicable, %s takes no box prompt", job.spec["type"])
     selection = job.spec.get("selection") or ["max_score"]
     for name, traces in results.items():
         strategies = job.protocols[name].get("strategies") or selection
@@ -233,6 +303,11 @@ def compute(
         P.write_rows_tsv(outputs[f"{name}_tsv"], rows)
         for loop, trace in traces.items():
             log.info("%s/%s: %d clicks, IoU %s", name, loop, trace.n_clicks, trace.curve.round(4))
+    encoded = getattr(model, "last_hit", None) is not True
+    timing = timing_rows(
+        task, job.model, device, timed.set_image_seconds, encoded, results, batch_share
+    )
+    P.write_rows_tsv(outputs["timing"], timing, columns=TIMING_COLUMNS)
 
 
 def _store(job: ModelJob, task: ImageTask, key: str, ingredients: dict, outputs) -> None:
@@ -276,7 +351,7 @@ def run_image(
             job.cache_dir,
         )
     log.info("%s %s / %s: computing (run memo key %s)", job.model, task.cls, task.image, key)
-    compute(job, build_model(job, device), task, outputs)
+    compute(job, build_model(job, device), task, outputs, device=device)
     _store(job, task, key, ingredients, outputs)
     return "computed"
 
@@ -317,21 +392,28 @@ def run_chunk(
             if task.image_path not in images:
                 images[task.image_path] = load_image(task.image_path)
         prepare = getattr(model, "prepare", None)
+        share = None
         if prepare is not None and job.cache_dir is not None:
             t0 = time.perf_counter()
             prepare(list(images.values()), batch_size)
-            log.info(
-                "prepare (batched encoding) of %d images: %.3f s",
-                len(images),
-                time.perf_counter() - t0,
-            )
+            seconds = time.perf_counter() - t0
+            log.info("prepare (batched encoding) of %d images: %.3f s", len(images), seconds)
+            share = seconds / len(images)
         memo.root.mkdir(parents=True, exist_ok=True)
         for task, key, ingredients in misses:
             with tempfile.TemporaryDirectory(dir=memo.root, prefix=".scratch.") as scratch:
                 outputs = {
                     name: str(Path(scratch) / entry) for name, entry in job.output_files().items()
                 }
-                compute(job, model, task, outputs, image=images[task.image_path])
+                compute(
+                    job,
+                    model,
+                    task,
+                    outputs,
+                    image=images[task.image_path],
+                    device=device,
+                    batch_share=share,
+                )
                 _store(job, task, key, ingredients, outputs)
     computed = {key for _, key, _ in misses}
     rows = [
@@ -350,6 +432,7 @@ def run_chunk(
 
 __all__ = [
     "MARKER_COLUMNS",
+    "TIMING_COLUMNS",
     "ImageTask",
     "ModelJob",
     "Timed",
@@ -361,4 +444,5 @@ __all__ = [
     "read_marker",
     "run_chunk",
     "run_image",
+    "timing_rows",
 ]

@@ -75,4 +75,24 @@ def wilcoxon(diffs) -> Test:
     return Test(float(result.pvalue))
 
 
-__all__ = ["Interval", "Test", "bootstrap_ci", "bootstrap_indices", "wilcoxon"]
+def holm(pvalues) -> np.ndarray:
+    """Holm's step-down adjusted p-values (Holm, 1979), same order as ``pvalues``.
+
+    With the m defined p-values sorted ascending, ``p_(i)`` becomes
+    ``max_{j <= i} min(1, (m - j + 1) p_(j))``; rejecting where the adjusted value is at most
+    alpha controls the family-wise error rate at alpha. NaN p-values (no test) stay NaN and
+    do not count in m.
+    """
+    p = np.asarray(pvalues, dtype=np.float64).ravel()
+    out = np.full(p.shape, np.nan)
+    defined = np.flatnonzero(~np.isnan(p))
+    m = defined.size
+    if m == 0:
+        return out
+    order = defined[np.argsort(p[defined], kind="mergesort")]
+    adjusted = np.minimum(1.0, (m - np.arange(m)) * p[order])
+    out[order] = np.maximum.accumulate(adjusted)
+    return out
+
+
+__all__ = ["Interval", "Test", "bootstrap_ci", "bootstrap_indices", "holm", "wilcoxon"]

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from clickbench import tables
+from clickbench import protocol_tables, tables
 
 
 def _num(x, digits: int = 3) -> str:
@@ -196,6 +196,100 @@ def _selection(selection: pd.DataFrame) -> list[str]:
     return out + [""]
 
 
+def _boundary(boundary: pd.DataFrame) -> list[str]:
+    out = ["## Boundary IoU", ""]
+    rows = boundary[boundary["class"] == tables.ALL] if len(boundary) else boundary
+    if not len(rows):
+        return out + ["No multi-click results in this run.", ""]
+    cols = ["protocol", "method", "n"] + [c for c in boundary.columns if c.startswith("mbiou@")]
+    out += [
+        "Mean boundary IoU after k clicks (Cheng et al., 2021: IoU of the masks' boundary "
+        "bands, 2% of the image diagonal wide), beside the mIoU above.",
+        "",
+        markdown_table(_floats(rows[cols], cols[3:]).rename(columns={"n": "images"})),
+        "",
+    ]
+    return out
+
+
+def _floats(df: pd.DataFrame, columns) -> pd.DataFrame:
+    """``df`` with ``columns`` as floats (a table read back gives 1.0 as the integer 1)."""
+    return df.astype({c: np.float64 for c in columns})
+
+
+def _prompts(prompts: pd.DataFrame) -> list[str]:
+    out = ["## Box vs first click vs k clicks", ""]
+    rows = prompts[prompts["class"] == tables.ALL] if len(prompts) else prompts
+    if not len(rows) or not (rows["prompt"] == "box").any():
+        return out + ["No box-protocol results in this run.", ""]
+    shown = rows[["method", "prompt", "clicks", "n", "miou", "mbiou", "note"]]
+    out += [
+        "Mean IoU and boundary IoU of the kept mask: the ground-truth box alone (`box`, 0 "
+        "clicks) and with k simulated clicks after it, RITM's first click alone, and k clicks "
+        "of the model's own simulated loop.",
+        "",
+        markdown_table(_floats(shown, ["miou", "mbiou"]).rename(columns={"n": "images"})),
+        "",
+    ]
+    return out
+
+
+def _trials(trials: pd.DataFrame, paired: pd.DataFrame) -> list[str]:
+    out = ["## Random and perturbed clicks: NoC over trials", ""]
+    rows = trials[trials["class"] == tables.ALL] if len(trials) else trials
+    if not len(rows):
+        return out + ["No random_clicks or perturbed results in this run.", ""]
+    labels = [c[4:] for c in trials.columns if c.startswith("noc@") and c.count("_") == 0]
+    out += [
+        "NoC@t as mean ± standard deviation of the dataset-level NoC across trials (each trial "
+        "a seeded draw of every click), beside the simulator's NoC on the same images.",
+        "",
+    ]
+    header = ["protocol", "method", "images", "trials"]
+    header += [f"NoC@{lab} (trials)" for lab in labels]
+    header += [f"NoC@{lab} simulator" for lab in labels]
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
+    for r in rows.to_dict("records"):
+        cells = [r["protocol"], r["method"], str(r["n"]), str(r["trials"])]
+        cells += [
+            f"{_num(float(r[f'noc@{lab}']), 2)} ± {_num(float(r[f'noc@{lab}_sd']), 2)}"
+            for lab in labels
+        ]
+        cells += [_num(float(r[f"noc@{lab}_simulator"]), 2) for lab in labels]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    out += lines + [""]
+    if len(paired):
+        out += [
+            "Paired over images (`tables/protocol_paired.tsv`; p-values Holm-corrected over the "
+            f"{int(paired['wilcoxon_p'].notna().sum())} tests of that table):",
+            "",
+        ]
+        for r in paired.itertuples(index=False):
+            out.append(
+                f"- {r.a} minus {r.b} ({r.measure}), {r.n} images: {_num(r.mean_diff)} "
+                f"(95% bootstrap interval {_num(r.ci_low)} to {_num(r.ci_high)}), Wilcoxon "
+                f"p = {_p(r.wilcoxon_p)}, Holm-corrected p = {_p(r.holm_p)}."
+            )
+        out.append("")
+    return out
+
+
+def _timing(timing: pd.DataFrame) -> list[str]:
+    out = ["## Time per image and per click", ""]
+    if not len(timing):
+        return out + ["No timings in this run.", ""]
+    cols = ["model", "device", "images", "encoded", "encode_s_median", "calls", "call_s_median"]
+    out += [
+        "Median seconds of an image encoding (`set_image` doing the image's work) and of one "
+        "model call (a click step), as measured by the jobs that computed them "
+        "(`timing.tsv`; measured on the machine that ran them, which may have been shared).",
+        "",
+        markdown_table(_floats(timing[cols], ["encode_s_median", "call_s_median"])),
+        "",
+    ]
+    return out
+
+
 def _count(x) -> str:
     return "NA" if pd.isna(x) else str(int(x))
 
@@ -205,9 +299,12 @@ def render(
     tables_: Mapping[str, pd.DataFrame],
     extra: Mapping[str, pd.DataFrame] | None = None,
     provenance: str | None = None,
+    timing: pd.DataFrame | None = None,
 ) -> str:
     """The Markdown text. ``tables_`` holds :data:`clickbench.tables.TABLES` by name
-    (``selection`` optional: the dedup vs index-rule paragraph); ``extra`` more tables shown
+    (``selection`` optional: the dedup vs index-rule paragraph) and, when present, those of
+    :data:`clickbench.protocol_tables.TABLES`; ``timing`` the timing table (optional);
+    ``extra`` more tables shown
     verbatim (title -> table, e.g. the dedup summary); ``provenance`` the text of
     ``provenance.yaml``."""
     lines = [
@@ -221,8 +318,16 @@ def render(
     lines += _ambiguity(tables_["ambiguity"], tables_["paired"])
     lines += _noc(tables_["noc"])
     lines += _multiclick(tables_["multiclick"])
+    if "boundary" in tables_:
+        lines += _boundary(tables_["boundary"])
+    if "prompts" in tables_:
+        lines += _prompts(tables_["prompts"])
+    if "trials" in tables_:
+        lines += _trials(tables_["trials"], tables_.get("protocol_paired", pd.DataFrame()))
     if "selection" in tables_:
         lines += _selection(tables_["selection"])
+    if timing is not None:
+        lines += _timing(timing)
     for title, df in (extra or {}).items():
         lines += [f"## {title}", "", markdown_table(df) if len(df) else "(empty)", ""]
     if provenance is not None:
@@ -236,20 +341,25 @@ def write(
     table_paths: Mapping[str, str | Path],
     extra_paths: Mapping[str, str | Path] | None = None,
     provenance_path: str | Path | None = None,
+    timing_path: str | Path | None = None,
 ) -> None:
-    """Read the tables and write ``summary.md`` at ``path`` (``selection`` may be absent
-    from ``table_paths``)."""
+    """Read the tables and write ``summary.md`` at ``path`` (``selection`` and the tables of
+    :data:`clickbench.protocol_tables.TABLES` may be absent from ``table_paths``)."""
     tabs = {
         name: tables.read_table(table_paths[name])
         for name in tables.TABLES
         if name != "selection" or name in table_paths
     }
+    for name in protocol_tables.TABLES:
+        if name in table_paths:
+            tabs[name] = tables.read_table(table_paths[name])
+    timing = tables.read_table(timing_path) if timing_path else None
     extra = {}
     for title, p in (extra_paths or {}).items():
         extra[title] = pd.read_csv(p, sep="\t", dtype=str, keep_default_na=False)
     prov = Path(provenance_path).read_text() if provenance_path else None
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(render(dataset, tabs, extra, prov))
+    Path(path).write_text(render(dataset, tabs, extra, prov, timing))
 
 
 __all__ = ["markdown_table", "render", "write"]

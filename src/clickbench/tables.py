@@ -45,13 +45,18 @@ ROW_COLUMNS = list(COLUMNS)
 TEXT_COLUMNS = ["dataset", "class", "image", "protocol", "model", "strategy"]
 #: the columns :func:`mark_selection` inserts after ``image`` (0/1 each)
 SELECTION_COLUMNS = ["selected", "index_pick"]
-INT_COLUMNS = ["click", "chosen", "best", "positive", "row", "col", *SELECTION_COLUMNS]
-FLOAT_COLUMNS = ["iou", "best_iou", "score"]
+INT_COLUMNS = [
+    "trial", "click", "chosen", "best", "positive", "row", "col", *SELECTION_COLUMNS
+]  # fmt: skip
+FLOAT_COLUMNS = ["iou", "biou", "best_iou", "score"]
 
 #: the ``class`` label of rows aggregated over every class
 ALL = "(all)"
 #: protocols whose loops have several clicks (curves, NoC, mIoU@k)
 MULTI_CLICK = ("noc", "replay")
+#: the study's protocols, the only ones the tables of :data:`TABLES` read (the others have
+#: their own tables, :mod:`clickbench.protocol_tables`)
+STUDY_PROTOCOLS = ("noc", "first_click", "replay")
 #: the table names :func:`build_tables` returns, in order
 TABLES = (
     "describe",
@@ -154,7 +159,7 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
 def sort_rows(rows: pd.DataFrame) -> pd.DataFrame:
     keys = [
         c
-        for c in ["dataset", "class", "image", "protocol", "model", "strategy", "click"]
+        for c in ["dataset", "class", "image", "protocol", "model", "strategy", "trial", "click"]
         if c in rows
     ]
     return rows.sort_values(keys, kind="mergesort").reset_index(drop=True)
@@ -268,6 +273,13 @@ def mark_selection(rows: pd.DataFrame, flags: pd.DataFrame | None = None) -> pd.
     return rows
 
 
+def study_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the study's protocols (:data:`STUDY_PROTOCOLS`)."""
+    if not len(rows) or set(rows["protocol"]) <= set(STUDY_PROTOCOLS):
+        return rows
+    return rows[rows["protocol"].isin(STUDY_PROTOCOLS)].reset_index(drop=True)
+
+
 def selected_rows(rows: pd.DataFrame) -> pd.DataFrame:
     """The dedup-selected rows (``selected == 1``) without the selection columns; ``rows``
     unchanged when it has no ``selected`` column."""
@@ -308,7 +320,7 @@ def write_tsv(df: pd.DataFrame, path: str | Path) -> None:
 #: columns that stay text when a table is read back
 TEXT_TABLE_COLUMNS = {
     "dataset", "class", "image", "protocol", "model", "strategy", "method", "kept",
-    "comparison", "a", "b", "note",
+    "comparison", "a", "b", "note", "prompt", "measure", "device",
 }  # fmt: skip
 
 
@@ -356,8 +368,11 @@ class Curves:
     clicks: np.ndarray
 
 
-def curves(rows: pd.DataFrame, settings: Settings, protocols=MULTI_CLICK) -> list[Curves]:
-    """Every loop's IoU curve, grouped by (protocol, method), sorted by protocol, method."""
+def curves(
+    rows: pd.DataFrame, settings: Settings, protocols=MULTI_CLICK, value: str = "iou"
+) -> list[Curves]:
+    """Every loop's IoU curve (``value="biou"``: boundary IoU), grouped by (protocol,
+    method), sorted by protocol, method."""
     rows = rows if "method" in rows else with_methods(rows)
     out = []
     for protocol in sorted(set(rows["protocol"]) & set(protocols)):
@@ -369,7 +384,7 @@ def curves(rows: pd.DataFrame, settings: Settings, protocols=MULTI_CLICK) -> lis
             )
             keys, ious, clicks = [], [], []
             for (cls, image), loop in msub.groupby(["class", "image"], sort=True):
-                curve = loop["iou"].to_numpy(dtype=np.float64)
+                curve = loop[value].to_numpy(dtype=np.float64)
                 expected = np.arange(1, len(curve) + 1)
                 if not np.array_equal(loop["click"].to_numpy(), expected):
                     raise ValueError(
@@ -396,15 +411,6 @@ def curves(rows: pd.DataFrame, settings: Settings, protocols=MULTI_CLICK) -> lis
                 )
             )
     return out
-
-
-# ---------------------------------------------------------------- metrics on curves
-def study_step(curve: np.ndarray, n_clicks: int, target: float, max_clicks: int) -> int:
-    """The click (1-based) whose mask the study keeps: the first reaching ``target``, else the
-    last of ``min(n_clicks, max_clicks)``."""
-    last = max(1, min(int(n_clicks), int(max_clicks)))
-    reached = np.flatnonzero(np.asarray(curve[:last]) >= target)
-    return int(reached[0]) + 1 if reached.size else last
 
 
 # ---------------------------------------------------------------- kept IoU
@@ -448,7 +454,8 @@ KEPT_COLUMNS = [
 
 def kept(rows: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     """Per image and (protocol, method), the kept mask's click and IoU (and ``best_iou`` at
-    that click), as :func:`study_step` picks it (``first_click``: click 1). Sorted by
+    that click): the first click reaching ``metrics.study.target_iou``, else the last of
+    the loop within ``metrics.study.max_clicks`` (``first_click``: click 1). Sorted by
     protocol, method, class, image."""
     rows = rows if "method" in rows else with_methods(rows)
     if not len(rows):
@@ -589,10 +596,11 @@ def miou_table(rows: pd.DataFrame, settings: Settings) -> pd.DataFrame:
 
 
 def curve_table(rows: pd.DataFrame, settings: Settings) -> pd.DataFrame:
-    """Mean IoU after every click 1..H per (protocol, method), over all dedup-selected images
-    (the curves figure; the same images as the mIoU table)."""
+    """Mean IoU and mean boundary IoU after every click 1..H per (protocol, method), over all
+    dedup-selected images (the curves figures; the same images as the mIoU table)."""
     records = []
-    for c in curves(with_methods(selected_rows(rows)), settings):
+    rows = with_methods(selected_rows(rows))
+    for c, b in zip(curves(rows, settings), curves(rows, settings, value="biou"), strict=True):
         for k in range(c.ious.shape[1]):
             records.append(
                 (
@@ -603,9 +611,10 @@ def curve_table(rows: pd.DataFrame, settings: Settings) -> pd.DataFrame:
                     k + 1,
                     len(c.ious),
                     float(c.ious[:, k].mean()),
+                    float(b.ious[:, k].mean()),
                 )
             )
-    cols = ["protocol", "method", "model", "strategy", "click", "n", "miou"]
+    cols = ["protocol", "method", "model", "strategy", "click", "n", "miou", "mbiou"]
     return pd.DataFrame.from_records(records, columns=cols)
 
 
@@ -883,8 +892,10 @@ def build_tables(
 
     ``flags``: :func:`selection_flags` of the dedup tables, joined with :func:`mark_selection`;
     without it the rows' own ``selected``/``index_pick`` columns count, and without those every
-    row is selected. Every table but ``selection`` uses the ``selected == 1`` rows only."""
+    row is selected. Every table but ``selection`` uses the ``selected == 1`` rows only, and
+    only the rows of :data:`STUDY_PROTOCOLS`."""
     rows = rows.drop(columns=["dataset"], errors="ignore")
+    rows = study_rows(rows)
     if flags is not None or "selected" not in rows:
         rows = mark_selection(rows, flags)
     main = selected_rows(rows)
@@ -898,11 +909,6 @@ def build_tables(
         "multiclick": multiclick_table(main, settings),
         "selection": selection_table(rows, settings, flags),
     }
-
-
-def write_tables(tables: Mapping[str, pd.DataFrame], paths: Mapping[str, str | Path]) -> None:
-    for name, path in paths.items():
-        write_tsv(tables[name], path)
 
 
 __all__ = [
@@ -927,9 +933,8 @@ __all__ = [
     "selected_rows",
     "selection_flags",
     "selection_table",
-    "study_step",
+    "study_rows",
     "study_view",
-    "write_tables",
     "with_methods",
     "write_tsv",
 ]

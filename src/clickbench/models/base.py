@@ -7,6 +7,12 @@ A model is stateful within one click sequence on one image::
     pred = model.predict(clicks)    # clicks so far, oldest first -> Prediction
     pred = model.predict(clicks, previous=pred, previous_choice=k)
 
+A model with ``supports_box`` also takes a box prompt (:class:`clickbench.prompts.Box`, in
+clickbench's (row, col) pixels) beside the clicks, which may then be empty::
+
+    pred = model.predict((), box=box)           # the box alone
+    pred = model.predict(clicks, box=box)       # the box and the clicks since
+
 ``previous``/``previous_choice`` tell the model which candidate the protocol kept after the
 last step; models that feed their own output back (SAM's ``mask_input``) use it, others
 ignore it. RITM keeps its previous prediction internally, as its own predictor does.
@@ -47,6 +53,8 @@ class InteractiveModel(ABC):
 
     #: short name used in logs
     name: str = "model"
+    #: whether :meth:`predict` takes ``box=`` (protocol ``box``); the others are not applicable
+    supports_box: bool = False
 
     @abstractmethod
     def set_image(self, image: np.ndarray) -> None:
@@ -62,4 +70,5 @@ class InteractiveModel(ABC):
         previous: Prediction | None = None,
         previous_choice: int | None = None,
     ) -> Prediction:
-        """Predict from all clicks so far (oldest first)."""
+        """Predict from all clicks so far (oldest first). A model with ``supports_box``
+        also accepts the keyword ``box`` (a :class:`clickbench.prompts.Box` or None)."""

@@ -64,6 +64,14 @@ def clicks_to_points(clicks: Sequence[Click]) -> tuple[np.ndarray, np.ndarray]:
     return coords, labels
 
 
+def box_to_xyxy(box) -> np.ndarray:
+    """A :class:`clickbench.prompts.Box` (top, left, bottom, right; inclusive pixels) -> SAM's
+    ``box`` (4,) float64 in XYXY = (left, top, right, bottom), as ``SamPredictor.predict``
+    takes it (the pixel indices of the box's corners, like SAM's own ``batched_mask_to_box``)."""
+    top, left, bottom, right = (int(v) for v in box)
+    return np.array([left, top, right, bottom], dtype=np.float64)
+
+
 def load_sam(
     variant: str, path: str | Path, device: str = "cpu", *, sha256: str | None = None
 ) -> tuple[Sam, str]:
@@ -97,6 +105,7 @@ class SamModel(InteractiveModel):
     """SAM as an :class:`InteractiveModel` (see the module docstring for the candidates)."""
 
     name = "sam"
+    supports_box = True
 
     def __init__(
         self,
@@ -232,8 +241,11 @@ class SamModel(InteractiveModel):
         clicks: Sequence[Click],
         previous: Prediction | None = None,
         previous_choice: int | None = None,
+        box=None,
     ) -> Prediction:
-        """Four candidates for the clicks so far (oldest first).
+        """Four candidates for the clicks so far (oldest first), and the ``box`` prompt when
+        given (a :class:`clickbench.prompts.Box`, passed as :func:`box_to_xyxy`; the clicks
+        may then be empty), as ``SamPredictor.predict(point_coords, point_labels, box)``.
 
         Returns masks (4, H, W) bool, scores (4,) float32 (SAM's predicted IoU), logits
         (4, 256, 256) float32, ``multi=(0, 1, 2)``, ``single=3``. When the model was built
@@ -243,21 +255,26 @@ class SamModel(InteractiveModel):
         p = self.predictor
         if not p.is_image_set:
             raise RuntimeError("set_image must be called before predict")
-        if not clicks:
-            raise ValueError("SAM needs at least one click")
-        coords, labels = clicks_to_points(clicks)
-        coords = p.transform.apply_coords(coords, p.original_size)
-        coords_t = torch.as_tensor(coords, dtype=torch.float, device=self.device)[None]
-        labels_t = torch.as_tensor(labels, dtype=torch.int, device=self.device)[None]
+        if not clicks and box is None:
+            raise ValueError("SAM needs at least one click or a box")
+        points = None
+        if clicks:
+            coords, labels = clicks_to_points(clicks)
+            coords = p.transform.apply_coords(coords, p.original_size)
+            coords_t = torch.as_tensor(coords, dtype=torch.float, device=self.device)[None]
+            labels_t = torch.as_tensor(labels, dtype=torch.int, device=self.device)[None]
+            points = (coords_t, labels_t)
+        boxes = None
+        if box is not None:
+            xyxy = p.transform.apply_boxes(box_to_xyxy(box), p.original_size)
+            boxes = torch.as_tensor(xyxy, dtype=torch.float, device=self.device)
         mask_t = None
         if self.mask_input and previous is not None:
             if previous.logits is None or previous_choice is None:
                 raise ValueError("mask_input needs the previous prediction's logits and choice")
             prev = np.asarray(previous.logits[previous_choice], dtype=np.float32)[None]
             mask_t = torch.as_tensor(prev, dtype=torch.float, device=self.device)[None]
-        sparse, dense = self.sam.prompt_encoder(
-            points=(coords_t, labels_t), boxes=None, masks=mask_t
-        )
+        sparse, dense = self.sam.prompt_encoder(points=points, boxes=boxes, masks=mask_t)
         low_res, iou = self.sam.mask_decoder.predict_masks(
             image_embeddings=p.features,
             image_pe=self.sam.prompt_encoder.get_dense_pe(),
@@ -311,4 +328,13 @@ def build(
     )
 
 
-__all__ = ["MULTI", "SINGLE", "VARIANTS", "SamModel", "build", "clicks_to_points", "load_sam"]
+__all__ = [
+    "MULTI",
+    "SINGLE",
+    "VARIANTS",
+    "SamModel",
+    "box_to_xyxy",
+    "build",
+    "clicks_to_points",
+    "load_sam",
+]
