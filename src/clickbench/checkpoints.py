@@ -189,12 +189,12 @@ def provide(spec: dict, kind: str, path: str | Path | None = None) -> str:
     """Make the checkpoint a config block describes exist at ``path``; return its SHA-256.
 
     ``spec`` is a model's ``checkpoint`` block: ``generate: tiny`` builds a tiny randomly
-    initialised model of ``kind`` (``sam`` or ``ritm``, :mod:`clickbench.models.tiny`);
+    initialised model of ``kind`` (a model type, ``clickbench.models.registry.TINY_CHECKPOINTS``);
     otherwise ``url`` is downloaded and checked against ``sha256``.
     """
     path = Path(path or spec["path"])
     if spec.get("generate") == "tiny":
-        from clickbench.models.tiny import make_tiny_checkpoint
+        from clickbench.models.registry import make_tiny_checkpoint
 
         make_tiny_checkpoint(kind, path, seed=int(spec.get("seed", 0)))
         return verify(path, spec.get("sha256"))

@@ -17,10 +17,22 @@ BUILDERS: dict[str, str] = {
     "random_walker": "clickbench.models.baselines:build_random_walker",
     "sam": "clickbench.models.sam:build",
     "ritm": "clickbench.models.ritm:build",
+    "sam2": "clickbench.models.sam2:build",
+    "hq_sam": "clickbench.models.hq_sam:build",
+    "python": "clickbench.models.plugin:build",
 }
 
 #: model types that need a checkpoint and run on an accelerator when one is configured
-HEAVY_TYPES = frozenset({"sam", "ritm"})
+HEAVY_TYPES = frozenset({"sam", "ritm", "sam2", "hq_sam"})
+
+#: model type -> ``make(path, seed)`` writing a tiny random checkpoint in the type's real
+#: format (config ``checkpoint.generate: tiny``)
+TINY_CHECKPOINTS: dict[str, str] = {
+    "sam": "clickbench.models.tiny:make_tiny_checkpoint",
+    "ritm": "clickbench.models.tiny:make_tiny_checkpoint",
+    "sam2": "clickbench.models.sam2:make_tiny_checkpoint",
+    "hq_sam": "clickbench.models.hq_sam:make_tiny_checkpoint",
+}
 
 
 def resolve_device(device: str) -> str:
@@ -42,6 +54,25 @@ def resolve_device(device: str) -> str:
     return device
 
 
+def _load(target: str):
+    module, func = target.split(":")
+    return getattr(importlib.import_module(module), func)
+
+
+def make_tiny_checkpoint(kind: str, path: str | Path, seed: int = 0) -> Path:
+    """Write the tiny randomly initialised checkpoint of model type ``kind`` to ``path``."""
+    try:
+        target = TINY_CHECKPOINTS[kind]
+    except KeyError:
+        raise ValueError(
+            f"no tiny checkpoint for model type {kind!r}; known: {', '.join(sorted(TINY_CHECKPOINTS))}"
+        ) from None
+    make = _load(target)
+    if target.startswith("clickbench.models.tiny:"):
+        return make(kind, path, seed=seed)
+    return make(path, seed=seed)
+
+
 def build(
     spec: dict,
     *,
@@ -56,6 +87,4 @@ def build(
         raise ValueError(
             f"unknown model type {spec.get('type')!r}; known: {', '.join(sorted(BUILDERS))}"
         ) from None
-    module, func = target.split(":")
-    builder = getattr(importlib.import_module(module), func)
-    return builder(spec, device=device, precision=precision, cache_dir=cache_dir)
+    return _load(target)(spec, device=device, precision=precision, cache_dir=cache_dir)
