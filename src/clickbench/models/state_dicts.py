@@ -16,7 +16,7 @@ from pathlib import Path
 from clickbench.errors import BadInputError
 
 #: how many names of each kind a message lists before "and N more"
-SHOWN = 8
+SHOWN = 30
 
 
 def _names(keys, label: str) -> str:
