@@ -223,10 +223,13 @@ NATIVE_ROOT = DATASET["root"] if LAYOUT == "fish" else None
 
 def mem_mb(model):
     spec = MODELS[model]
-    if spec["type"] == "sam":
+    if spec["type"] in ("sam", "hq_sam"):
         return {"vit_h": 16000, "vit_l": 12000, "vit_b": 8000}.get(
             spec.get("variant"), 2000
         )
+    if spec["type"] == "sam2":
+        size = spec.get("variant", "sam2.1_hiera_l").rpartition("_")[2]
+        return {"l": 10000, "b+": 6000, "s": 4000, "t": 4000}.get(size, 2000)
     if spec["type"] == "ritm":
         return 6000
     return 1000

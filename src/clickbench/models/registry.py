@@ -25,6 +25,10 @@ BUILDERS: dict[str, str] = {
 #: model types that need a checkpoint and run on an accelerator when one is configured
 HEAVY_TYPES = frozenset({"sam", "ritm", "sam2", "hq_sam"})
 
+#: model types with SAM's four candidates (three multimask + single) and SAM's place in the
+#: study's comparisons (the first-click view, the oracle-vs-max-score and replay pairs)
+SAM_FAMILY = frozenset({"sam", "sam2", "hq_sam"})
+
 #: model type -> ``make(path, seed)`` writing a tiny random checkpoint in the type's real
 #: format (config ``checkpoint.generate: tiny``)
 TINY_CHECKPOINTS: dict[str, str] = {
