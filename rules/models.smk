@@ -43,6 +43,7 @@ MODEL_ENVS = {
     "ritm": "../envs/ritm.yaml",
     "sam2": "../envs/sam2.yaml",
     "hq_sam": "../envs/hq_sam.yaml",
+    "efficientvit_sam": "../envs/efficientvit_sam.yaml",
 }
 
 

@@ -29,12 +29,14 @@ ENV_MODEL_MODULES = {
     "ritm.yaml": ["clickbench.models.ritm"],
     "sam2.yaml": ["clickbench.models.sam2"],
     "hq_sam.yaml": ["clickbench.models.hq_sam"],
+    "efficientvit_sam.yaml": ["clickbench.models.efficientvit_sam"],
     "models.yaml": [
         "clickbench.models.sam",
         "clickbench.models.ritm",
         "clickbench.models.tiny",
         "clickbench.models.sam2",
         "clickbench.models.hq_sam",
+        "clickbench.models.efficientvit_sam",
         "clickbench.checkpoints",
     ],
 }
@@ -96,6 +98,7 @@ def test_env_files_exist_and_parse():
         "ritm.yaml",
         "sam2.yaml",
         "hq_sam.yaml",
+        "efficientvit_sam.yaml",
         "models.yaml",
     } <= names
     for path in env_files():
@@ -263,7 +266,8 @@ def test_env_provides_the_scripts_imports(script, env):
 
 
 @pytest.mark.parametrize(
-    "env", ["sam.yaml", "ritm.yaml", "sam2.yaml", "hq_sam.yaml", "models.yaml"]
+    "env",
+    ["sam.yaml", "ritm.yaml", "sam2.yaml", "hq_sam.yaml", "efficientvit_sam.yaml", "models.yaml"],
 )
 def test_model_env_provides_its_model_modules(env):
     provided = set(env_packages(ENVS / env))
@@ -337,6 +341,7 @@ def test_family_envs_keep_their_own_package_out_of_the_others():
     own = {
         "sam2.yaml": "sam2",
         "hq_sam.yaml": "segment-anything-hq",
+        "efficientvit_sam.yaml": "efficientsam",
         "ritm.yaml": "ritm-annotation",
     }
     for env, pkg in own.items():

@@ -19,15 +19,16 @@ BUILDERS: dict[str, str] = {
     "ritm": "clickbench.models.ritm:build",
     "sam2": "clickbench.models.sam2:build",
     "hq_sam": "clickbench.models.hq_sam:build",
+    "efficientvit_sam": "clickbench.models.efficientvit_sam:build",
     "python": "clickbench.models.plugin:build",
 }
 
 #: model types that need a checkpoint and run on an accelerator when one is configured
-HEAVY_TYPES = frozenset({"sam", "ritm", "sam2", "hq_sam"})
+HEAVY_TYPES = frozenset({"sam", "ritm", "sam2", "hq_sam", "efficientvit_sam"})
 
 #: model types with SAM's four candidates (three multimask + single) and SAM's place in the
 #: study's comparisons (the first-click view, the oracle-vs-max-score and replay pairs)
-SAM_FAMILY = frozenset({"sam", "sam2", "hq_sam"})
+SAM_FAMILY = frozenset({"sam", "sam2", "hq_sam", "efficientvit_sam"})
 
 #: model type -> ``make(path, seed)`` writing a tiny random checkpoint in the type's real
 #: format (config ``checkpoint.generate: tiny``)
@@ -36,6 +37,7 @@ TINY_CHECKPOINTS: dict[str, str] = {
     "ritm": "clickbench.models.tiny:make_tiny_checkpoint",
     "sam2": "clickbench.models.sam2:make_tiny_checkpoint",
     "hq_sam": "clickbench.models.hq_sam:make_tiny_checkpoint",
+    "efficientvit_sam": "clickbench.models.efficientvit_sam:make_tiny_checkpoint",
 }
 
 
