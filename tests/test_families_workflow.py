@@ -1,4 +1,4 @@
-"""SAM 2, HQ-SAM and a user's own model (`type: python`) through the real workflow.
+"""SAM 2, HQ-SAM, EfficientViT-SAM and a user's own model (`type: python`) through the real workflow.
 
 Each family's tiny random model is generated in its real checkpoint format by the workflow's
 checkpoint rule (`generate: tiny`), loaded through the registry, and run in every protocol;
@@ -33,6 +33,14 @@ FAMILIES = {
         "checkpoint": {"path": "resources/checkpoints/hq_sam_tiny.pth", "generate": "tiny"},
         "selection": ["max_score", "single"],
     },
+    "efficientvit_sam_tiny": {
+        "type": "efficientvit_sam",
+        "variant": "tiny",
+        "checkpoint": {
+            "path": "resources/checkpoints/efficientvit_sam_tiny.pt",
+            "generate": "tiny",
+        },
+    },
     "color": {
         "type": "python",
         "factory": "color_model:build",
@@ -40,7 +48,7 @@ FAMILIES = {
         "options": {"radius": 3},
     },
 }
-SAM_LIKE = ("sam2_tiny", "hq_sam_tiny")
+SAM_LIKE = ("sam2_tiny", "hq_sam_tiny", "efficientvit_sam_tiny")
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,15 @@ from conftest import REPO, snakemake
 
 from clickbench import checkpoints
 from clickbench.config import load
-from clickbench.models import hq_sam, registry, sam, sam2
+from clickbench.models import efficientvit_sam, hq_sam, registry, sam, sam2
 
 ZOO = REPO / "config" / "zoo.yaml"
-VARIANTS = {"sam": sam.VARIANTS, "sam2": sam2.VARIANTS, "hq_sam": hq_sam.VARIANTS}
+VARIANTS = {
+    "sam": sam.VARIANTS,
+    "sam2": sam2.VARIANTS,
+    "hq_sam": hq_sam.VARIANTS,
+    "efficientvit_sam": efficientvit_sam.VARIANTS,
+}
 
 
 def test_zoo_runs_every_family_and_every_catalogue_checkpoint():
@@ -41,6 +46,6 @@ def test_fetch_checkpoints_plans_one_download_per_zoo_checkpoint(tmp_path):
     proc = snakemake(tmp_path, "-n", "--cores", "1", "fetch_checkpoints", configfile=ZOO)
     out = proc.stdout + proc.stderr
     paths = {m["checkpoint"]["path"] for m in load(ZOO)["models"].values() if "checkpoint" in m}
-    assert len(paths) == 16
+    assert len(paths) == 21
     for path in paths:
         assert path in out, path
