@@ -36,6 +36,17 @@ rule fetch_checkpoints:
         [p for p, (_, c) in fetchable_checkpoints().items()],
 
 
+# the conda env of each model family's jobs (each family's package, its own pins); the
+# light types (baselines, `python` plugins) run in envs/base.yaml
+MODEL_ENVS = {
+    "sam": "../envs/sam.yaml",
+    "ritm": "../envs/ritm.yaml",
+    "sam2": "../envs/sam2.yaml",
+    "hq_sam": "../envs/hq_sam.yaml",
+    "efficientvit_sam": "../envs/efficientvit_sam.yaml",
+}
+
+
 # the model jobs are the critical path: when a model job and a light one (dedup_summary,
 # provenance) are both ready, start the model job; the light ones fill spare cores later
 MODEL_PRIORITY = 1
@@ -58,9 +69,7 @@ for _model in MODELS:
         group:
             run_group(_model)
         conda:
-            {"sam": "../envs/sam.yaml", "ritm": "../envs/ritm.yaml"}.get(
-                MODELS[_model]["type"], "../envs/base.yaml"
-            )
+            MODEL_ENVS.get(MODELS[_model]["type"], "../envs/base.yaml")
         threads: run_threads(_model)
         resources:
             **run_resources(_model),
@@ -86,9 +95,7 @@ for _model in MODELS:
                 f"{R}/benchmarks/chunks/{_model}/{{cls}}/{{chunk}}.tsv"
             priority: MODEL_PRIORITY
             conda:
-                {"sam": "../envs/sam.yaml", "ritm": "../envs/ritm.yaml"}.get(
-                    MODELS[_model]["type"], "../envs/base.yaml"
-                )
+                MODEL_ENVS.get(MODELS[_model]["type"], "../envs/base.yaml")
             threads: 1 if use_gpu() else 4
             resources:
                 **chunk_resources(_model),

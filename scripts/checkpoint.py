@@ -24,7 +24,7 @@ spec = dict(snakemake.params.spec)
 out = snakemake.output.checkpoint
 try:
     if spec.get("generate") == "tiny":  # test models: the production loaders never import them
-        from clickbench.models.tiny import make_tiny_checkpoint
+        from clickbench.models.registry import make_tiny_checkpoint
 
         make_tiny_checkpoint(snakemake.params.type, out, seed=int(spec["seed"]))
         digest = checkpoints.verify(out, spec.get("sha256"))

@@ -16,6 +16,7 @@ import torch
 from clickbench import checkpoints
 from clickbench.errors import BadInputError
 from clickbench.models import registry
+from clickbench.models.registry import HEAVY_TYPES
 from clickbench.models.tiny import make_tiny_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
@@ -363,7 +364,7 @@ def test_catalogue_entries():
     cat = checkpoints.load_catalogue()
     assert {"sam_vit_b", "sam_vit_l", "sam_vit_h", "ritm_hrnet18s_itermask"} <= set(cat)
     for name, entry in cat.items():
-        assert entry["type"] in ("sam", "ritm"), name
+        assert entry["type"] in HEAVY_TYPES, name
         assert entry["url"].startswith("https://"), name
         if "sha256" in entry:
             assert re.fullmatch(r"[0-9a-f]{64}", entry["sha256"]), name

@@ -27,10 +27,16 @@ ENV_MODEL_MODULES = {
     "base.yaml": ["clickbench.models.baselines"],
     "sam.yaml": ["clickbench.models.sam"],
     "ritm.yaml": ["clickbench.models.ritm"],
+    "sam2.yaml": ["clickbench.models.sam2"],
+    "hq_sam.yaml": ["clickbench.models.hq_sam"],
+    "efficientvit_sam.yaml": ["clickbench.models.efficientvit_sam"],
     "models.yaml": [
         "clickbench.models.sam",
         "clickbench.models.ritm",
         "clickbench.models.tiny",
+        "clickbench.models.sam2",
+        "clickbench.models.hq_sam",
+        "clickbench.models.efficientvit_sam",
         "clickbench.checkpoints",
     ],
 }
@@ -44,6 +50,8 @@ IMPORT_TO_DIST = {
     "yaml": "pyyaml",
     "segment_anything": "segment-anything",
     "ritm_annotation": "ritm-annotation",
+    "segment_anything_hq": "segment-anything-hq",
+    "hydra": "hydra-core",
 }
 
 #: provided to every script by snakemake itself (the script preamble's search path)
@@ -84,7 +92,15 @@ def env_packages(path: Path) -> dict[str, str | None]:
 
 def test_env_files_exist_and_parse():
     names = {p.name for p in env_files()}
-    assert {"base.yaml", "sam.yaml", "ritm.yaml", "models.yaml"} <= names
+    assert {
+        "base.yaml",
+        "sam.yaml",
+        "ritm.yaml",
+        "sam2.yaml",
+        "hq_sam.yaml",
+        "efficientvit_sam.yaml",
+        "models.yaml",
+    } <= names
     for path in env_files():
         spec = yaml.safe_load(path.read_text())
         assert spec.get("channels"), f"{path.name}: no channels"
@@ -249,7 +265,10 @@ def test_env_provides_the_scripts_imports(script, env):
     )
 
 
-@pytest.mark.parametrize("env", ["sam.yaml", "ritm.yaml", "models.yaml"])
+@pytest.mark.parametrize(
+    "env",
+    ["sam.yaml", "ritm.yaml", "sam2.yaml", "hq_sam.yaml", "efficientvit_sam.yaml", "models.yaml"],
+)
 def test_model_env_provides_its_model_modules(env):
     provided = set(env_packages(ENVS / env))
     needed = third_party_imports(ROOT / "scripts" / "checkpoint.py", ENV_MODEL_MODULES[env])
@@ -279,3 +298,55 @@ def test_scripts_can_import_clickbench_inside_an_env():
         "these scripts import clickbench, which no conda env installs, and neither they nor "
         f"rules/common.smk put src/ on the path: {sorted(set(lacking))}"
     )
+
+
+# ---------------------------------------------------------------- one env per model family
+def model_envs() -> dict[str, str]:
+    """rules/models.smk's MODEL_ENVS: model type -> env file name."""
+    text = (ROOT / "rules" / "models.smk").read_text()
+    block = re.search(r"^MODEL_ENVS = \{(.*?)^\}", text, re.M | re.S)
+    assert block, "rules/models.smk defines no MODEL_ENVS"
+    return dict(re.findall(r'"(\w+)":\s*"\.\./envs/([\w.-]+\.yaml)"', block.group(1)))
+
+
+@needs_rules
+def test_every_heavy_model_type_runs_in_its_own_family_env():
+    """The run and chunk rules pick the env by model type: every heavy type has one, whose
+    import closure (scripts/run_model.py + the type's builder module) it provides."""
+    from clickbench.models.registry import BUILDERS, HEAVY_TYPES
+
+    envs = model_envs()
+    assert set(envs) == set(HEAVY_TYPES)
+    models_smk = (ROOT / "rules" / "models.smk").read_text()
+    assert models_smk.count('MODEL_ENVS.get(MODELS[_model]["type"], "../envs/base.yaml")') == 2
+    for kind, env in envs.items():
+        module = BUILDERS[kind].split(":")[0]
+        assert module in ENV_MODEL_MODULES[env], (kind, env)
+        provided = set(env_packages(ENVS / env))
+        needed = third_party_imports(ROOT / "scripts" / "run_model.py", [module])
+        missing = sorted(top for top in needed if dist_of(top) not in provided)
+        assert not missing, f"envs/{env} (model type {kind}) lacks {missing}"
+    # the light types run in base.yaml: their builders must not need torch
+    for kind in set(BUILDERS) - set(HEAVY_TYPES):
+        module = BUILDERS[kind].split(":")[0]
+        needed = third_party_imports(ROOT / "scripts" / "run_model.py", [module])
+        missing = sorted(
+            top for top in needed if dist_of(top) not in set(env_packages(ENVS / "base.yaml"))
+        )
+        assert not missing, f"envs/base.yaml (model type {kind}) lacks {missing}"
+
+
+def test_family_envs_keep_their_own_package_out_of_the_others():
+    """Each family's package is only in its own env (and the union, models.yaml)."""
+    own = {
+        "sam2.yaml": "sam2",
+        "hq_sam.yaml": "segment-anything-hq",
+        "efficientvit_sam.yaml": "efficientsam",
+        "ritm.yaml": "ritm-annotation",
+    }
+    for env, pkg in own.items():
+        for other in env_files():
+            if other.name in (env, "models.yaml"):
+                assert pkg in env_packages(other), (pkg, other.name)
+            else:
+                assert pkg not in env_packages(other), (pkg, other.name)

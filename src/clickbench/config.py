@@ -9,6 +9,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+from clickbench.models.registry import HEAVY_TYPES
+
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schema" / "config.schema.yaml"
 
 
@@ -88,9 +90,13 @@ def validate(config: dict, schema: dict | None = None) -> dict:
                     "(its clicks are replayed)"
                 )
     for name, spec in models.items():
-        if spec["type"] in ("sam", "ritm") and "checkpoint" not in spec:
+        if spec["type"] in HEAVY_TYPES and "checkpoint" not in spec:
             raise ConfigError(
                 f"config key models.{name}: a {spec['type']} model needs `checkpoint`"
+            )
+        if spec["type"] == "python" and "factory" not in spec:
+            raise ConfigError(
+                f"config key models.{name}: a python model needs `factory` (module:function)"
             )
     return config
 

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from clickbench import metrics, stats
+from clickbench.models.registry import SAM_FAMILY
 from clickbench.protocols import COLUMNS
 
 #: columns of a per-image TSV, in order (docs/internals.md)
@@ -128,7 +129,7 @@ class Settings:
         return int(clicks.max()) if len(clicks) else 1
 
     def is_sam(self, model: str) -> bool:
-        return self.model_types.get(model) == "sam"
+        return self.model_types.get(model) in SAM_FAMILY
 
 
 def threshold_label(t: float) -> str:
@@ -708,7 +709,7 @@ def comparisons(
         view_of[model] = (protocol, method)
     models = sorted({m for _, m, _ in present})
     ritm = [m for m in models if settings.model_types.get(m) == "ritm" and m in view_of]
-    sam = [m for m in models if settings.model_types.get(m) == "sam"]
+    sam = [m for m in models if settings.model_types.get(m) in SAM_FAMILY]
     out = []
     for r in ritm:
         for s in sam:

@@ -1,0 +1,77 @@
+"""A user's own model: config ``type: python`` names a factory that returns an InteractiveModel.
+
+::
+
+    models:
+      mine:
+        type: python
+        factory: "my_models:build"     # module:function, imported by name
+        path: examples                 # optional: a folder put first on sys.path
+        options: {threshold: 0.5}      # optional: free-form, for the factory
+
+The factory is called as the built-in builders are (:mod:`clickbench.models.registry`)::
+
+    factory(spec, device="cpu", precision="fp32", cache_dir="resources/cache")
+
+with ``spec`` the model's whole config block, and must return an object implementing
+:class:`clickbench.models.base.InteractiveModel` (``set_image``, ``reset``, ``predict``
+returning a :class:`~clickbench.models.base.Prediction`). A ``python`` model runs in the
+light model jobs (``envs/base.yaml``, device ``cpu``); its module's own dependencies must be
+installed where the workflow runs. ``examples/color_model.py`` is a complete example.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+from clickbench.models.base import InteractiveModel
+
+
+class PluginError(ValueError):
+    """A ``type: python`` model whose factory cannot be found or returns no model."""
+
+
+def load_factory(factory: str, path: str | None = None):
+    """The callable ``factory`` (``"module:function"``) names, ``path`` first on sys.path."""
+    module_name, sep, func = factory.partition(":")
+    if not sep or not module_name or not func:
+        raise PluginError(f"factory {factory!r}: expected 'module:function'")
+    if path is not None:
+        folder = str(Path(path).resolve())
+        if not Path(folder).is_dir():
+            raise PluginError(f"factory {factory!r}: path {path!r} is not a folder")
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise PluginError(f"factory {factory!r}: cannot import {module_name!r}: {err}") from None
+    try:
+        return getattr(module, func)
+    except AttributeError:
+        raise PluginError(
+            f"factory {factory!r}: module {module_name!r} ({module.__file__}) has no {func!r}"
+        ) from None
+
+
+def build(
+    spec: dict,
+    *,
+    device: str = "cpu",
+    precision: str = "fp32",
+    cache_dir: str | Path | None = None,
+) -> InteractiveModel:
+    """Call the factory ``spec["factory"]`` names; check that it returned a model."""
+    make = load_factory(spec["factory"], spec.get("path"))
+    model = make(spec, device=device, precision=precision, cache_dir=cache_dir)
+    if not isinstance(model, InteractiveModel):
+        raise PluginError(
+            f"factory {spec['factory']!r} returned a {type(model).__name__}, not an "
+            "InteractiveModel (clickbench.models.base)"
+        )
+    return model
+
+
+__all__ = ["PluginError", "build", "load_factory"]

@@ -1,0 +1,381 @@
+"""SAM 2 and SAM 2.1 through the ``sam2`` package (``build_sam2``, ``SAM2ImagePredictor``).
+
+At every click step the model returns four candidates from one mask-decoder call, in the
+same order as :mod:`clickbench.models.sam`:
+
+    index 0, 1, 2   the three masks of ``multimask_output=True``    (Prediction.multi)
+    index 3         the mask of ``multimask_output=False``          (Prediction.single)
+
+``SAM2ImagePredictor.predict`` with ``multimask_output=False`` does not simply return
+decoder token 0: ``build_sam2``'s default postprocessing (``apply_postprocessing=True``)
+turns on the mask decoder's *dynamic multimask fallback*: when token 0's mask is unstable
+(the IoU between its logits thresholded at +0.05 and at -0.05 is below 0.98), the best of
+the three multimask outputs by predicted IoU is returned instead. Candidate 3 applies the
+same rule (config ``multimask_fallback``, default true, as ``build_sam2``); the tests
+compare every candidate, score and low-res logit with the predictor's own two calls.
+
+Differences from SAM v1 that this module handles:
+
+- ``set_image`` resizes the image to a 1024 x 1024 square (aspect not kept); SAM v1 resizes
+  the longest side to 1024 and pads. The 256 x 256 low-res logits therefore live in
+  different frames: SAM 2 logits fed to SAM v1 as ``mask_input`` (or back) are misplaced.
+  clickbench only ever feeds a model its own previous logits.
+- Click coordinates go in as pixels of the original image with ``normalize_coords=True``
+  (x / W and y / H, times 1024), as ``SAM2ImagePredictor.predict`` does by default.
+- The returned low-res logits are clamped to [-32, 32], as the predictor returns them; the
+  masks are thresholded before the clamp, as the predictor does.
+- ``build_sam2`` defaults to ``device="cuda"``; clickbench always passes its resolved
+  device (config ``device``), so a CPU run never touches CUDA.
+- The architecture comes from a Hydra config inside the package (``configs/sam2.1/...``,
+  :data:`VARIANTS`); the weights from the checkpoint, ``{"model": state_dict}``, read with
+  ``weights_only=True`` and loaded with every key checked (:mod:`.state_dicts`).
+
+The image features (a 64 x 64 embedding and two high-resolution maps, 128 x 128 and
+256 x 256) are cached on disk as one ``(1, C, 64, 64)`` array: the high-resolution maps are
+folded into 64 x 64 by ``pixel_unshuffle`` (exact and reversible, :func:`pack_features`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from clickbench import checkpoints
+from clickbench.clicks import Click
+from clickbench.embedding_cache import Embedding, EmbeddingCache, cache_key, image_hash
+from clickbench.errors import BadInputError
+from clickbench.models.base import InteractiveModel, Prediction
+from clickbench.models.sam import MULTI, PRECISIONS, SINGLE, TOKEN_ORDER, clicks_to_points
+from clickbench.models.state_dicts import load_exact, read_checkpoint
+
+log = logging.getLogger(__name__)
+
+#: Hydra overrides of ``sam2.1_hiera_t`` that make the tiny test model: a 5-block Hiera of
+#: width 8 and every 256-wide part (neck, decoder, memory) at width 64 (1.2 M parameters).
+TINY_OVERRIDES = (
+    "++model.image_encoder.trunk.embed_dim=8",
+    "++model.image_encoder.trunk.num_heads=1",
+    "++model.image_encoder.trunk.stages=[1,1,2,1]",
+    "++model.image_encoder.trunk.global_att_blocks=[3]",
+    "++model.image_encoder.neck.backbone_channel_list=[64,32,16,8]",
+    "++model.image_encoder.neck.d_model=64",
+    "++model.image_encoder.neck.position_encoding.num_pos_feats=64",
+    "++model.memory_attention.num_layers=1",
+    "++model.memory_attention.d_model=64",
+    "++model.memory_attention.layer.d_model=64",
+    "++model.memory_attention.layer.dim_feedforward=256",
+    "++model.memory_attention.layer.self_attention.embedding_dim=64",
+    "++model.memory_attention.layer.cross_attention.embedding_dim=64",
+    "++model.memory_encoder.in_dim=64",
+    "++model.memory_encoder.mask_downsampler.embed_dim=64",
+    "++model.memory_encoder.fuser.layer.dim=64",
+)
+
+#: variant -> (Hydra config name inside the sam2 package, overrides)
+VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    **{
+        f"sam2{v}_hiera_{size}": (f"configs/sam2{v}/sam2{v}_hiera_{size}.yaml", ())
+        for v in ("", ".1")
+        for size in ("t", "s", "b+", "l")
+    },
+    "tiny": ("configs/sam2.1/sam2.1_hiera_t.yaml", TINY_OVERRIDES),
+}
+
+DEFAULT_VARIANT = "sam2.1_hiera_l"
+
+
+def build_architecture(
+    variant: str, *, multimask_fallback: bool = True, device: str = "cpu"
+) -> torch.nn.Module:
+    """The untrained ``SAM2Base`` of ``variant``, built by ``sam2.build_sam.build_sam2``
+    (no checkpoint; ``apply_postprocessing=multimask_fallback``), in eval mode."""
+    try:
+        config_name, overrides = VARIANTS[variant]
+    except KeyError:
+        raise ValueError(
+            f"unknown SAM 2 variant {variant!r}; known: {', '.join(sorted(VARIANTS))}"
+        ) from None
+    from sam2.build_sam import build_sam2
+
+    return build_sam2(
+        config_name,
+        None,
+        device=device,
+        apply_postprocessing=multimask_fallback,
+        hydra_overrides_extra=list(overrides),
+    )
+
+
+def load_sam2(
+    variant: str, path: str | Path, device: str = "cpu", *, multimask_fallback: bool = True
+) -> torch.nn.Module:
+    """Build ``variant`` and load a ``{"model": state_dict}`` checkpoint into it, every key
+    checked (a missing, unexpected or misshapen tensor fails naming it)."""
+    what = f"SAM 2 variant {variant!r}"
+    ckpt = read_checkpoint(path, "a SAM 2 checkpoint")
+    if not isinstance(ckpt, dict) or "model" not in ckpt:
+        found = sorted(ckpt)[:5] if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise BadInputError(
+            path, f"not a SAM 2 checkpoint: expected {{'model': state_dict}}, found {found}"
+        )
+    model = build_architecture(variant, multimask_fallback=multimask_fallback)
+    load_exact(model, ckpt["model"], path, what)
+    model.to(device)
+    model.eval()
+    return model
+
+
+def high_res_channels(model) -> tuple[int, int]:
+    """Channels of the 256 x 256 and 128 x 128 feature maps the mask decoder takes."""
+    dec = model.sam_mask_decoder
+    return dec.conv_s0.out_channels, dec.conv_s1.out_channels
+
+
+def pack_features(features: dict) -> np.ndarray:
+    """``SAM2ImagePredictor._features`` of one image -> one (1, C, 64, 64) float32 array:
+    ``image_embed`` then ``high_res_feats`` [1] (2x2 unshuffled) and [0] (4x4 unshuffled)."""
+    s0, s1 = features["high_res_feats"]
+    parts = [features["image_embed"], F.pixel_unshuffle(s1, 2), F.pixel_unshuffle(s0, 4)]
+    return torch.cat(parts, dim=1).float().cpu().numpy()
+
+
+def unpack_features(packed: np.ndarray, channels: tuple[int, int], device: str) -> dict:
+    """Inverse of :func:`pack_features` (``channels``: :func:`high_res_channels`)."""
+    c0, c1 = channels
+    t = torch.as_tensor(packed, device=device)
+    embed_c = t.shape[1] - 4 * c1 - 16 * c0
+    embed, s1, s0 = torch.split(t, [embed_c, 4 * c1, 16 * c0], dim=1)
+    return {
+        "image_embed": embed.contiguous(),
+        "high_res_feats": [F.pixel_shuffle(s0, 4), F.pixel_shuffle(s1, 2)],
+    }
+
+
+class Sam2Model(InteractiveModel):
+    """SAM 2 / 2.1 as an :class:`InteractiveModel` (candidates: see the module docstring)."""
+
+    name = "sam2"
+
+    def __init__(
+        self,
+        model,
+        *,
+        variant: str,
+        checkpoint_sha256: str,
+        device: str = "cpu",
+        precision: str = "fp32",
+        cache_dir: str | Path | None = None,
+        mask_input: bool = False,
+        multimask_fallback: bool = True,
+    ):
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+        from sam2.sam2_image_predictor import SAM2ImagePredictor
+
+        self.predictor = SAM2ImagePredictor(model)
+        self.variant = variant
+        self.checkpoint_sha256 = checkpoint_sha256
+        self.device = device
+        self.precision = precision
+        self.mask_input = mask_input
+        self.multimask_fallback = multimask_fallback
+        self.cache = EmbeddingCache(cache_dir) if cache_dir is not None else None
+        #: encodings this object ran itself (cache hits excluded)
+        self.encodings = 0
+        self.last_hit: bool | None = None
+        self._channels = high_res_channels(model)
+
+    @property
+    def model(self):
+        return self.predictor.model
+
+    # ------------------------------------------------------------------ encoding
+    def _key(self, image: np.ndarray) -> tuple[str, dict[str, str]]:
+        meta = {
+            "image_sha256": image_hash(image),
+            "checkpoint_sha256": self.checkpoint_sha256,
+            "variant": f"sam2:{self.variant}",
+            "precision": self.precision,
+            "device": torch.device(self.device).type,
+        }
+        return cache_key(*meta.values()), meta
+
+    @torch.no_grad()
+    def encode(self, images: Sequence[np.ndarray]) -> list[Embedding]:
+        """Encode (H, W, 3) uint8 RGB images as ``SAM2ImagePredictor.set_image`` does
+        (one batch; ``bf16`` under ``torch.autocast``); returns packed embeddings."""
+        p = self.predictor
+        for image in images:
+            if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+                raise ValueError(
+                    f"expected an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}"
+                )
+        batch = torch.stack([p._transforms(image) for image in images]).to(self.device)
+        dtype = PRECISIONS[self.precision]
+        if dtype is None:
+            backbone_out = self.model.forward_image(batch)
+        else:
+            with torch.autocast(device_type=torch.device(self.device).type, dtype=dtype):
+                backbone_out = self.model.forward_image(batch)
+        _, vision_feats, _, _ = self.model._prepare_backbone_features(backbone_out)
+        if self.model.directly_add_no_mem_embed:
+            vision_feats[-1] = vision_feats[-1] + self.model.no_mem_embed
+        n = len(images)
+        feats = [
+            feat.float().permute(1, 2, 0).reshape(n, -1, *size)
+            for feat, size in zip(vision_feats[::-1], p._bb_feat_sizes[::-1], strict=True)
+        ][::-1]
+        out = []
+        for j, image in enumerate(images):
+            one = {
+                "image_embed": feats[-1][j : j + 1],
+                "high_res_feats": [f[j : j + 1] for f in feats[:-1]],
+            }
+            out.append(
+                Embedding(
+                    features=pack_features(one),
+                    original_size=tuple(int(s) for s in image.shape[:2]),
+                    input_size=(self.model.image_size, self.model.image_size),
+                )
+            )
+        self.encodings += n
+        return out
+
+    def embed(self, image: np.ndarray) -> Embedding:
+        """The image's embedding, from the cache when present (else encoded and stored)."""
+        if self.cache is None:
+            self.last_hit = False
+            return self.encode([image])[0]
+        key, meta = self._key(image)
+        emb, hit = self.cache.get_or_compute(key, lambda: self.encode([image])[0], meta)
+        self.last_hit = hit
+        return emb
+
+    def set_embedding(self, emb: Embedding) -> None:
+        """Put an embedding into the predictor, as ``SAM2ImagePredictor.set_image`` leaves it."""
+        p = self.predictor
+        p.reset_predictor()
+        p._features = unpack_features(emb.features, self._channels, self.device)
+        p._orig_hw = [tuple(emb.original_size)]
+        p._is_image_set = True
+
+    # ------------------------------------------------------------------ the interface
+    def set_image(self, image: np.ndarray) -> None:
+        self.set_embedding(self.embed(np.asarray(image)))
+
+    @torch.no_grad()
+    def predict(
+        self,
+        clicks: Sequence[Click],
+        previous: Prediction | None = None,
+        previous_choice: int | None = None,
+    ) -> Prediction:
+        """Four candidates for the clicks so far: masks (4, H, W) bool, scores (4,) float32
+        (predicted IoU), logits (4, 256, 256) float32 clamped to [-32, 32],
+        ``multi=(0, 1, 2)``, ``single=3``. With ``mask_input`` the kept candidate's logits
+        of the previous step are fed back, as ``predict(mask_input=...)``."""
+        p = self.predictor
+        if not p._is_image_set:
+            raise RuntimeError("set_image must be called before predict")
+        if not clicks:
+            raise ValueError("SAM 2 needs at least one click")
+        coords, labels = clicks_to_points(clicks)
+        mask_logits = None
+        if self.mask_input and previous is not None:
+            if previous.logits is None or previous_choice is None:
+                raise ValueError("mask_input needs the previous prediction's logits and choice")
+            mask_logits = np.asarray(previous.logits[previous_choice], dtype=np.float32)[None]
+        mask_t, coords_t, labels_t, _ = p._prep_prompts(
+            coords, labels, None, mask_logits, normalize_coords=True
+        )
+        m = self.model
+        sparse, dense = m.sam_prompt_encoder(points=(coords_t, labels_t), boxes=None, masks=mask_t)
+        dec = m.sam_mask_decoder
+        low_res, iou, _, _ = dec.predict_masks(
+            image_embeddings=p._features["image_embed"],
+            image_pe=m.sam_prompt_encoder.get_dense_pe(),
+            sparse_prompt_embeddings=sparse,
+            dense_prompt_embeddings=dense,
+            repeat_image=False,
+            high_res_features=p._features["high_res_feats"],
+        )
+        if self.multimask_fallback and dec.dynamic_multimask_via_stability:
+            single, single_iou = dec._dynamic_multimask_via_stability(low_res, iou)
+        else:
+            single, single_iou = low_res[:, :1], iou[:, :1]
+        multi = [i for i in TOKEN_ORDER if i != 0]
+        low_res = torch.cat([low_res[:, multi], single], dim=1)
+        iou = torch.cat([iou[:, multi], single_iou], dim=1)
+        masks = p._transforms.postprocess_masks(low_res, p._orig_hw[-1]) > p.mask_threshold
+        return Prediction(
+            masks=masks[0].cpu().numpy(),
+            scores=iou[0].float().cpu().numpy().astype(np.float32),
+            logits=torch.clamp(low_res, -32.0, 32.0)[0].float().cpu().numpy(),
+            multi=MULTI,
+            single=SINGLE,
+        )
+
+
+def build(
+    spec: dict,
+    *,
+    device: str = "cpu",
+    precision: str = "fp32",
+    cache_dir: str | Path | None = None,
+) -> Sam2Model:
+    """Build SAM 2 from a model's config block (``variant``, ``checkpoint``, ``mask_input``,
+    ``multimask_fallback``); the checkpoint is verified against its SHA-256 first."""
+    ckpt = spec["checkpoint"]
+    variant = spec.get("variant", DEFAULT_VARIANT)
+    fallback = bool(spec.get("multimask_fallback", True))
+    digest = checkpoints.verify(ckpt["path"], ckpt.get("sha256"))
+    model = load_sam2(variant, ckpt["path"], device, multimask_fallback=fallback)
+    log.info(
+        "SAM 2 %s loaded from %s (SHA-256 %s), %s %s",
+        variant,
+        ckpt["path"],
+        digest,
+        device,
+        precision,
+    )
+    return Sam2Model(
+        model,
+        variant=variant,
+        checkpoint_sha256=digest,
+        device=device,
+        precision=precision,
+        cache_dir=cache_dir,
+        mask_input=bool(spec.get("mask_input", False)),
+        multimask_fallback=fallback,
+    )
+
+
+def make_tiny_checkpoint(path: str | Path, seed: int = 0) -> Path:
+    """Save the ``tiny`` variant with weights drawn from ``seed`` as ``{"model": state_dict}``
+    (the official checkpoints' format), atomically; the same seed gives the same bytes."""
+    from clickbench.atomic import write_atomic
+
+    path = Path(path)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = build_architecture("tiny")
+    write_atomic(path, lambda fh: torch.save({"model": model.state_dict()}, fh))
+    return path
+
+
+__all__ = [
+    "DEFAULT_VARIANT",
+    "VARIANTS",
+    "Sam2Model",
+    "build",
+    "build_architecture",
+    "load_sam2",
+    "make_tiny_checkpoint",
+    "pack_features",
+    "unpack_features",
+]

@@ -1,0 +1,71 @@
+"""`type: python`: a user's factory, and the example under examples/ checked by hand."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+from conftest import REPO
+
+from clickbench.clicks import Click
+from clickbench.config import ConfigError, validate
+from clickbench.models import registry
+from clickbench.models.plugin import PluginError
+
+EXAMPLE = {"type": "python", "factory": "color_model:build", "path": str(REPO / "examples")}
+
+
+def two_colour_image():
+    """A red square on a blue background, with a green stripe through the blue."""
+    img = np.zeros((60, 80, 3), dtype=np.uint8)
+    img[:] = (20, 40, 200)
+    img[:, 70:] = (30, 200, 40)
+    img[10:40, 15:45] = (210, 30, 30)
+    return img
+
+
+def test_example_segments_the_clicked_colour():
+    model = registry.build({**EXAMPLE, "options": {"radius": 2}})
+    model.set_image(two_colour_image())
+    pred = model.predict([Click(25, 30, True)])
+    square = np.zeros((60, 80), dtype=bool)
+    square[10:40, 15:45] = True
+    assert pred.masks.shape == (1, 60, 80) and pred.scores.tolist() == [1.0]
+    np.testing.assert_array_equal(pred.masks[0], square)
+    # a click on the blue background: against the image mean, blue and part of nothing else
+    pred = model.predict([Click(50, 5, True)])
+    assert pred.masks[0, 50, 5] and not pred.masks[0, 25, 30]
+    # a negative click on blue after a positive on green: only the green stripe
+    pred = model.predict([Click(30, 75, True), Click(50, 5, False)])
+    stripe = np.zeros((60, 80), dtype=bool)
+    stripe[:, 70:] = True
+    np.testing.assert_array_equal(pred.masks[0], stripe)
+    assert not model.predict([Click(50, 5, False)]).masks.any()  # no positive click yet
+
+
+def test_factory_errors_name_the_problem(tmp_path, monkeypatch):
+    with pytest.raises(PluginError, match="expected 'module:function'"):
+        registry.build({"type": "python", "factory": "color_model"})
+    with pytest.raises(PluginError, match="cannot import 'no_such_module_x'"):
+        registry.build({"type": "python", "factory": "no_such_module_x:build"})
+    with pytest.raises(PluginError, match="has no 'nope'"):
+        registry.build({**EXAMPLE, "factory": "color_model:nope"})
+    with pytest.raises(PluginError, match="is not a folder"):
+        registry.build({**EXAMPLE, "path": str(tmp_path / "absent")})
+    (tmp_path / "not_a_model.py").write_text("def build(spec, **kw):\n    return 42\n")
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    with pytest.raises(PluginError, match="returned a int, not an InteractiveModel"):
+        registry.build({"type": "python", "factory": "not_a_model:build", "path": str(tmp_path)})
+
+
+def test_config_needs_a_factory_and_checks_its_form():
+    base = {"dataset": {"name": "d", "layout": "fish", "root": "x"}, "protocols": {}}
+    cfg = {**base, "models": {"m": {"type": "python"}}, "protocols": {"noc": {"models": ["m"]}}}
+    with pytest.raises(ConfigError, match="models.m: a python model needs `factory`"):
+        validate(cfg)
+    cfg["models"]["m"]["factory"] = "not a factory"
+    with pytest.raises(ConfigError, match="factory"):
+        validate(cfg)
+    cfg["models"]["m"] = {**EXAMPLE, "options": {"radius": 3}}
+    assert validate(cfg)["models"]["m"]["options"] == {"radius": 3}
