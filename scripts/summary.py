@@ -2,12 +2,13 @@
 
 input: the tables of clickbench.tables.TABLES by name (`selection` optional: the dedup vs
 index-rule paragraph); optional `dedup` (dedup_summary.tsv), `index_rule` (tables/index_rule.tsv)
-shown verbatim, and `provenance` (provenance.yaml) appended; params: dataset.
+shown verbatim, and `provenance` (provenance.yaml) appended; params: dataset. Links the
+results browser (clickbench.browser.INDEX, written beside it by rule browser).
 """
 
 import logging
 
-from clickbench import summary, tables
+from clickbench import browser, summary, tables
 
 logging.basicConfig(
     filename=snakemake.log[0], level=logging.INFO, format="%(levelname)s %(message)s"
@@ -25,5 +26,6 @@ summary.write(
     {name: names[name] for name in tables.TABLES if name in names},
     extra,
     names.get("provenance"),
+    browser=browser.INDEX,
 )
 logging.info("wrote %s", snakemake.output[0])

@@ -205,11 +205,12 @@ def render(
     tables_: Mapping[str, pd.DataFrame],
     extra: Mapping[str, pd.DataFrame] | None = None,
     provenance: str | None = None,
+    browser: str | None = None,
 ) -> str:
     """The Markdown text. ``tables_`` holds :data:`clickbench.tables.TABLES` by name
     (``selection`` optional: the dedup vs index-rule paragraph); ``extra`` more tables shown
     verbatim (title -> table, e.g. the dedup summary); ``provenance`` the text of
-    ``provenance.yaml``."""
+    ``provenance.yaml``; ``browser`` the results browser's page, relative to the summary."""
     lines = [
         f"# clickbench: {dataset}",
         "",
@@ -217,6 +218,12 @@ def render(
         "`tables/` and `figures/`, and in the HTML report.",
         "",
     ]
+    if browser is not None:
+        lines += [
+            f"Every evaluated image, click by click, with every candidate mask: [{browser}]({browser}) "
+            "(the results browser; open it from disk).",
+            "",
+        ]
     lines += _study(tables_["describe"], tables_["paired"])
     lines += _ambiguity(tables_["ambiguity"], tables_["paired"])
     lines += _noc(tables_["noc"])
@@ -236,9 +243,10 @@ def write(
     table_paths: Mapping[str, str | Path],
     extra_paths: Mapping[str, str | Path] | None = None,
     provenance_path: str | Path | None = None,
+    browser: str | None = None,
 ) -> None:
     """Read the tables and write ``summary.md`` at ``path`` (``selection`` may be absent
-    from ``table_paths``)."""
+    from ``table_paths``; ``browser``: see :func:`render`)."""
     tabs = {
         name: tables.read_table(table_paths[name])
         for name in tables.TABLES
@@ -249,7 +257,7 @@ def write(
         extra[title] = pd.read_csv(p, sep="\t", dtype=str, keep_default_na=False)
     prov = Path(provenance_path).read_text() if provenance_path else None
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(render(dataset, tabs, extra, prov))
+    Path(path).write_text(render(dataset, tabs, extra, prov, browser))
 
 
 __all__ = ["markdown_table", "render", "write"]
