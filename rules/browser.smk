@@ -10,25 +10,18 @@ localrules:
     browser,
 
 
-def browser_runs():
-    """(protocol, model) of every trace an evaluated image has."""
-    return [(p, m) for m in MODELS for p in protocols_of(m)]
-
-
-def browser_trace(ext):
-    def inputs(wildcards):
-        return [
-            f"{R}/runs/{p}/{m}/{wildcards.cls}/{wildcards.image}.{ext}"
-            for p, m in browser_runs()
-        ]
-
-    return inputs
+#: (protocol, model) of every trace an evaluated image has
+BROWSER_RUNS = [(p, m) for m in MODELS for p in protocols_of(m)]
 
 
 rule browser_sample:
     input:
-        npz=browser_trace("npz"),
-        tsv=browser_trace("tsv"),
+        npz=lambda w: [
+            f"{R}/runs/{p}/{m}/{w.cls}/{w.image}.npz" for p, m in BROWSER_RUNS
+        ],
+        tsv=lambda w: [
+            f"{R}/runs/{p}/{m}/{w.cls}/{w.image}.tsv" for p, m in BROWSER_RUNS
+        ],
         image=lambda w: str(SAMPLE[(w.cls, w.image)].image),
         mask=lambda w: str(SAMPLE[(w.cls, w.image)].mask),
     output:
@@ -41,7 +34,7 @@ rule browser_sample:
         "../envs/base.yaml"
     params:
         part="sample",
-        runs=lambda w: browser_runs(),
+        runs=BROWSER_RUNS,
         sample=lambda w: {
             "cls": SAMPLE[(w.cls, w.image)].cls,
             "image": w.image,

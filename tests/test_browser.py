@@ -18,6 +18,12 @@ from clickbench import browser, metrics, tables
 from clickbench.datasets import slug
 from clickbench.protocols import Trace, save_traces, trace_rows, write_rows_tsv
 
+
+def on_demo_run(test):
+    """A test on the shared workflow run (``demo_run``), kept on its xdist worker."""
+    return pytest.mark.workflow(pytest.mark.xdist_group("workflow")(test))
+
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 #: the flags the page is tested under: headless, nothing reaching the network
@@ -240,7 +246,7 @@ def _evaluated(workdir: Path) -> pd.DataFrame:
     return rows[["class", "image"]].drop_duplicates().sort_values(["class", "image"])
 
 
-@pytest.mark.workflow
+@on_demo_run
 def test_workflow_writes_a_data_file_for_every_evaluated_sample(demo_run):
     workdir = demo_run[0]
     out = workdir / "results/demo/browser"
@@ -266,7 +272,7 @@ def test_workflow_writes_a_data_file_for_every_evaluated_sample(demo_run):
     assert "(browser/index.html)" in summary
 
 
-@pytest.mark.workflow
+@on_demo_run
 def test_report_links_the_browser(demo_run, tmp_path):
     from conftest import snakemake
 
@@ -282,7 +288,8 @@ def test_report_links_the_browser(demo_run, tmp_path):
 
 
 # ---------------------------------------------------------------- in Chromium
-def _chromium_reason() -> str | None:
+def chromium_unavailable() -> str | None:
+    """Why the page cannot be tested here, or None (benchmarks/browser.py asks too)."""
     if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
         return (
             f"Chromium is not installed ({CHROMIUM}, {CHROMEDRIVER}): "
@@ -295,27 +302,34 @@ def _chromium_reason() -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    reason = _chromium_reason()
-    if reason:
-        pytest.skip(reason)
+def start_chromium(profile: str):
+    """A headless Chromium under Selenium with :data:`CHROMIUM_FLAGS`, the fresh profile
+    folder ``profile``, and its console kept (``driver.get_log("browser")``)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
-    profile = tempfile.mkdtemp(prefix="clickbench-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={profile}")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(60)
+    return driver
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    reason = chromium_unavailable()
+    if reason:
+        pytest.skip(reason)
+    profile = tempfile.mkdtemp(prefix="clickbench-chromium-")
     try:
-        driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+        driver = start_chromium(profile)
     except Exception as err:  # no display libraries, a broken install...
         shutil.rmtree(profile, ignore_errors=True)
         pytest.skip(f"Chromium could not be started: {type(err).__name__}: {err}".strip()[:500])
-    driver.set_page_load_timeout(60)
     yield driver
     driver.quit()
     shutil.rmtree(profile, ignore_errors=True)
@@ -351,7 +365,7 @@ def _cells(driver) -> tuple[list[str], list[list[str]]]:
     return heads, body
 
 
-@pytest.mark.workflow
+@on_demo_run
 def test_index_lists_every_sample_and_sorts_and_filters(demo_run, chromium):
     workdir = demo_run[0]
     _open(chromium, _index_url(workdir), "table")
@@ -423,7 +437,7 @@ def _assert_matches(shot: np.ndarray, ref: np.ndarray, keep: np.ndarray):
     assert (diff > 16).mean() < 0.002, (diff > 16).mean()
 
 
-@pytest.mark.workflow
+@on_demo_run
 def test_stepping_to_click_k_shows_click_ks_mask_as_python_draws_it(demo_run, chromium):
     workdir = demo_run[0]
     out = workdir / "results/demo/browser"
@@ -502,7 +516,7 @@ def _wait_click(driver, k):
     )
 
 
-@pytest.mark.workflow
+@on_demo_run
 def test_a_known_sample_looks_as_python_draws_it(demo_run, chromium):
     """Open a sample straight from its URL (as a link would) and compare the whole view's
     pictures, the photo with the clicks and the ground truth, with Python's rendering."""
