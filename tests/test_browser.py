@@ -173,6 +173,49 @@ def test_every_candidate_at_every_click_decodes_to_its_downscaled_trace_mask(sam
     )
 
 
+def test_an_ignore_band_is_its_own_mask(tmp_path):
+    """GrabCut's 128 band (the layout's ignore pixels) travels as mask ``ignore``."""
+    skdata = pytest.importorskip("skimage.data")
+    photo = skdata.astronaut()[:200, :300]
+    gt = _blob(photo.shape[:2], (100, 150), (60, 90))
+    band = _blob(photo.shape[:2], (100, 150), (66, 99)) & ~gt
+    mask = np.where(gt, 255, np.where(band, 128, 0)).astype(np.uint8)
+    Image.fromarray(photo).save(tmp_path / "a.png")
+    Image.fromarray(mask).save(tmp_path / "a.bmp")
+    loop = Trace(
+        clicks=np.asarray([[100, 150, 1]], dtype=np.int32),
+        masks=gt[None, None],
+        scores=np.ones((1, 1), np.float32),
+        ious=np.ones((1, 1), np.float32),
+        chosen=np.zeros(1, np.int16),
+        multi=np.zeros(1, np.int16),
+    )
+    save_traces(tmp_path / "t.npz", {"max_score": loop})
+    rows = trace_rows(
+        {"max_score": loop},
+        protocol="noc",
+        model="m",
+        cls="GrabCut",
+        image="a",
+        strategies=["max_score"],
+    )
+    write_rows_tsv(tmp_path / "t.tsv", rows)
+    meta = {
+        "cls": "GrabCut",
+        "image": "a",
+        "image_path": str(tmp_path / "a.png"),
+        "mask_path": str(tmp_path / "a.bmp"),
+        "layout": "grabcut",
+    }
+    payload = browser.sample_payload(meta, [("noc", "m", tmp_path / "t.npz", tmp_path / "t.tsv")])
+    masks = browser.decode_masks(payload)
+    assert payload["shown"] == [200, 300]  # small enough: not downscaled
+    assert np.array_equal(masks[payload["gt"]], gt)
+    assert np.array_equal(masks[payload["ignore"]], band)
+    # the kept mask is the ground truth itself: stored once
+    assert payload["runs"][0]["candidates"] == [[payload["gt"]]]
+
+
 def test_the_photo_is_the_downscaled_image(sample):
     payload = sample["payload"]
     shown = browser.decode_photo(payload)
@@ -377,13 +420,13 @@ def test_index_lists_every_sample_and_sorts_and_filters(demo_run, chromium):
     index = browser.read_index(workdir / "results/demo/browser/index.js")
     col = next(i for i, h in enumerate(heads) if h.startswith("noc: grabcut IoU@"))
     expected = sorted(
-        (s["curves"]["noc/grabcut/max_score"][-1], s["image"], s["class"]) for s in index["samples"]
+        (s["curves"]["noc/grabcut/max_score"][-1], s["class"], s["image"]) for s in index["samples"]
     )
     th = chromium.find_elements("css selector", "#samples thead tr:first-child th")[col]
     th.click()
     _, up = _cells(chromium)
     assert [float(r[col]) for r in up] == pytest.approx([round(e[0], 3) for e in expected])
-    assert [(r[0], r[1]) for r in up] == [(e[2], e[1]) for e in expected]
+    assert [(r[0], r[1]) for r in up] == [(e[1], e[2]) for e in expected]
     chromium.find_elements("css selector", "#samples thead tr:first-child th")[col].click()
     _, down = _cells(chromium)
     assert [float(r[col]) for r in down] == sorted((float(r[col]) for r in up), reverse=True)
