@@ -49,38 +49,35 @@ def _samples(root: Path):
     return sorted(found, key=lambda s: s.image_id)
 
 
-def _morph(mask: np.ndarray, r: int) -> np.ndarray:
+def _signed_distance(gt: np.ndarray) -> np.ndarray:
+    """Distance to the ground truth's boundary, positive outside, negative inside: the mask
+    dilated by r (eroded for r < 0) is ``sd <= r``."""
     import cv2
 
-    if r == 0:
-        return mask.copy()
-    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(r) + 1, 2 * abs(r) + 1))
-    op = cv2.dilate if r > 0 else cv2.erode
-    return op(mask.astype(np.uint8), k).astype(bool)
+    outside = cv2.distanceTransform((~gt).astype(np.uint8), cv2.DIST_L2, 5)
+    inside = cv2.distanceTransform(gt.astype(np.uint8), cv2.DIST_L2, 5)
+    return outside - inside
 
 
-def _loop(gt: np.ndarray, n_cand: int, rng: np.random.Generator):
+def _loop(gt: np.ndarray, sd: np.ndarray, n_cand: int, rng: np.random.Generator):
     """A loop's masks (K, C, H, W), clicks (K, 3): the error shrinks by a fifth a click."""
-    import cv2
-
     h, w = gt.shape
-    r0 = int(rng.integers(-20, 21))
-    blob_c = (int(rng.integers(0, w)), int(rng.integers(0, h)))
-    blob_r = int(rng.integers(10, 40))
+    r0 = float(rng.integers(-20, 21))
+    by, bx = int(rng.integers(0, h)), int(rng.integers(0, w))
+    blob_r = float(rng.integers(10, 40))
+    yy, xx = np.ogrid[:h, :w]
+    blob_d = np.sqrt((yy - by) ** 2 + (xx - bx) ** 2)
     whole_image = rng.random() < 0.2  # now and then SAM's third mask is the whole image
     masks = np.zeros((CLICKS, n_cand, h, w), bool)
     for k in range(CLICKS):
         shrink = 0.8**k
-        m = _morph(gt, round(r0 * shrink))
-        blob = np.zeros((h, w), np.uint8)
-        if round(blob_r * shrink) > 1:
-            cv2.circle(blob, blob_c, round(blob_r * shrink), 1, -1)
-        m ^= blob.astype(bool)
-        masks[k, 0] = m
+        r = r0 * shrink
+        blob = blob_d <= blob_r * shrink
+        masks[k, 0] = (sd <= r) ^ blob
         if n_cand > 1:
-            masks[k, 1] = _morph(m, -25)
-            masks[k, 2] = True if whole_image else _morph(m, 60)
-            masks[k, 3] = _morph(m, 3)
+            masks[k, 1] = sd <= r - 25
+            masks[k, 2] = True if whole_image else sd <= r + 60
+            masks[k, 3] = (sd <= r + 3) ^ blob
     rows, cols = np.nonzero(gt)
     pick = rng.integers(0, len(rows), CLICKS)
     clicks = np.stack([rows[pick], cols[pick], rng.integers(0, 2, CLICKS)], axis=1)
@@ -98,9 +95,10 @@ def _synthesise(args) -> None:
     gt, ignore = datasets.load_ground_truth(sample.mask, "grabcut", image.shape)
     rng = np.random.default_rng(seed)
     slug = datasets.slug(cls)
+    sd = _signed_distance(gt)
 
     def trace(n_cand, strategy):
-        masks, clicks = _loop(gt, n_cand, rng)
+        masks, clicks = _loop(gt, sd, n_cand, rng)
         flat = masks.reshape(-1, *gt.shape)
         ious = metrics.iou_batch(gt, ignore, flat).reshape(CLICKS, n_cand).astype(np.float32)
         scores = rng.random((CLICKS, n_cand)).astype(np.float32)
