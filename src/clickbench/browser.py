@@ -174,6 +174,8 @@ class _MaskBank:
         self.size = size
         self.masks: list[np.ndarray] = []
         self.index: dict[bytes, int] = {}
+        #: (npz, loop name) -> its candidates' indices (:func:`_candidates`)
+        self.loops: dict[tuple, list[list[int]]] = {}
 
     def add(self, mask: np.ndarray) -> int:
         small = downscale_mask(mask, self.size)
@@ -182,6 +184,22 @@ class _MaskBank:
             self.index[key] = len(self.masks)
             self.masks.append(small)
         return self.index[key]
+
+
+def _candidates(bank: _MaskBank, key: tuple, loop) -> list[list[int]]:
+    """(K, C) mask indices of every candidate of ``loop`` (named ``key``) at every click,
+    added to ``bank`` once per loop (a re-scored single loop serves every strategy).
+    Candidate-major: one candidate's masks at successive clicks lie side by side in the
+    stack, where they compress best."""
+    cached = bank.loops.get(key)
+    if cached is None:
+        n_steps, n_cand = loop.masks.shape[:2]
+        cached = [[0] * n_cand for _ in range(n_steps)]
+        for c in range(n_cand):
+            for step in range(n_steps):
+                cached[step][c] = bank.add(loop.masks[step, c])
+        bank.loops[key] = cached
+    return cached
 
 
 def run_key(protocol: str, model: str, strategy: str) -> str:
@@ -215,22 +233,16 @@ def sample_payload(
         for strategy in sorted(set(rows["strategy"])):
             mine = rows[rows["strategy"] == strategy].sort_values("click")
             if protocol in SINGLE_LOOP_PROTOCOLS:
-                (loop,) = traces.values()
+                ((name, loop),) = traces.items()
             elif strategy in traces:
-                loop = traces[strategy]
+                name, loop = strategy, traces[strategy]
             else:
                 raise ValueError(f"{npz}: no loop {strategy!r} for the {tsv} rows")
             k = len(mine)
             if k > loop.n_clicks:
                 raise ValueError(f"{tsv}: {k} clicks of {strategy}, {npz} holds {loop.n_clicks}")
             chosen = mine["chosen"].astype(int).tolist()
-            n_cand = loop.masks.shape[1]
-            # candidate-major order: a candidate's masks at successive clicks lie side by
-            # side in the stack, where they compress best
-            cand = [[0] * n_cand for _ in range(k)]
-            for c in range(n_cand):
-                for step in range(k):
-                    cand[step][c] = bank.add(loop.masks[step, c])
+            cand = [row[:] for row in _candidates(bank, (str(npz), name), loop)[:k]]
             out_runs.append(
                 {
                     "key": run_key(protocol, model, strategy),
