@@ -539,6 +539,18 @@ def test_stepping_to_click_k_shows_click_ks_mask_as_python_draws_it(demo_run, ch
         assert f"predicted {last['scores'][-1][c]:.3f}" in text
         assert f"true IoU {last['ious'][-1][c]:.3f}" in text
     assert "kept" in figs[last["chosen"][-1]].get_attribute("class")
+    # every method's kept mask at this click, each captioned with its IoU; one click on one
+    # shows it as A
+    strip = chromium.find_elements("css selector", "#all-runs figure")
+    assert len(strip) == len(payload["runs"])
+    for fig, run in zip(strip, payload["runs"], strict=True):
+        s = min(n, len(run["clicks"])) - 1
+        assert f"IoU {run['ious'][s][run['chosen'][s]]:.3f}" in fig.text
+    other = next(i for i, r in enumerate(payload["runs"]) if r["key"] not in (a, b))
+    strip[other].click()
+    _wait_click(chromium, n)
+    shown_a = chromium.find_element("css selector", 'select[data-side="a"]')
+    assert shown_a.get_attribute("value") == payload["runs"][other]["key"]
     # and back one click with the left arrow
     body.send_keys("\ue012")
     _wait_click(chromium, n - 1)

@@ -367,6 +367,23 @@ var CB = (function () {
     });
   }
 
+  // every run's kept mask at this click, small; a click on one shows it as A
+  function renderAll() {
+    var runs = current.payload.runs, el = $("all-runs");
+    el.innerHTML = runs.map(function (run, i) {
+      var s = Math.min(sel.k, run.clicks.length) - 1;
+      return '<figure data-run="' + i + '" title="show as A"><canvas class="run"></canvas><figcaption>' + esc(label(run)) +
+        "<br>IoU " + fmt(run.ious[s][run.chosen[s]]) + (sel.k > run.clicks.length ? " (stopped at " + run.clicks.length + ")" : "") +
+        "</figcaption></figure>";
+    }).join("");
+    el.querySelectorAll("figure").forEach(function (fig) {
+      var run = runs[parseInt(fig.getAttribute("data-run"), 10)];
+      var s = Math.min(sel.k, run.clicks.length) - 1;
+      paint(fig.querySelector("canvas"), { grey: true, fills: [[run.candidates[s][run.chosen[s]], MASK_COLOR, MASK_ALPHA]],
+        outline: current.payload.gt, clicks: run.clicks.slice(0, s + 1) });
+    });
+  }
+
   function renderCurve(K) {
     var svg = $("curve"), W = 360, H = 240, L = 40, R = 10, T = 10, B = 30;
     var X = function (k) { return L + (K > 1 ? (k - 1) / (K - 1) : 0.5) * (W - L - R); };
@@ -406,6 +423,7 @@ var CB = (function () {
     paint($("gt-canvas"), { grey: true, fills: fills });
     renderSide($("side-a"), sel.a, "a");
     renderSide($("side-b"), sel.b, "b");
+    renderAll();
     renderCurve(K);
     document.body.setAttribute("data-sample", P.id);
     document.body.setAttribute("data-click", String(sel.k));
@@ -474,6 +492,13 @@ var CB = (function () {
     $("back").addEventListener("click", function () { location.hash = ""; });
     $("prev-sample").addEventListener("click", function () { stepSample(-1); });
     $("next-sample").addEventListener("click", function () { stepSample(1); });
+    $("all-runs").addEventListener("click", function (e) {
+      var fig = e.target.closest("figure[data-run]");
+      if (!fig || !current) return;
+      sel.a = current.payload.runs[parseInt(fig.getAttribute("data-run"), 10)].key;
+      writeHash();
+      renderSample();
+    });
     document.querySelector(".sides").addEventListener("change", function (e) {
       var which = e.target.getAttribute("data-side");
       if (!which) return;
