@@ -27,6 +27,7 @@ include: "rules/dedup.smk"
 include: "rules/models.smk"
 include: "rules/report.smk"
 include: "rules/download.smk"
+include: "rules/browser.smk"
 
 
 # Snakemake's scheduler leaves a 1 s timer behind that the interpreter waits for at exit;

@@ -131,8 +131,10 @@ def evaluation_targets(wildcards):
         rules.aggregate,
         rules.figures,
         rules.example_figures,
+        rules.summary,
+        rules.browser,
     )
-    return [path for stage in (*stages, rules.summary) for path in stage.output]
+    return [path for stage in stages for path in stage.output]
 
 
 wildcard_constraints:

@@ -3,12 +3,13 @@
 input: the tables of clickbench.tables.TABLES by name (`selection` optional: the dedup vs
 index-rule paragraph); optional `dedup` (dedup_summary.tsv), `index_rule` (tables/index_rule.tsv)
 shown verbatim, `provenance` (provenance.yaml) appended, and `timing` (timing.tsv);
-params: dataset.
+params: dataset. Links the results browser (clickbench.browser.INDEX, written beside it by
+rule browser).
 """
 
 import logging
 
-from clickbench import protocol_tables, summary, tables
+from clickbench import browser, protocol_tables, summary, tables
 
 logging.basicConfig(
     filename=snakemake.log[0], level=logging.INFO, format="%(levelname)s %(message)s"
@@ -27,5 +28,6 @@ summary.write(
     extra,
     names.get("provenance"),
     names.get("timing"),
+    browser=browser.INDEX,
 )
 logging.info("wrote %s", snakemake.output[0])

@@ -34,6 +34,8 @@ CHEAP = {
     "dedup_summary",
     "dedup",
     "provenance",
+    "browser",
+    "browser_sample",
     "all",
 }
 
@@ -76,6 +78,9 @@ def test_changed_image_reruns_only_that_image(run_copy):
     assert {wc["image"] for _, wc in jobs} == {row["image"]}
     assert {wc["cls"] for _, wc in jobs} == {row["slug"]}
     assert {r for r, _ in ran_jobs(proc)} <= MODEL_RULES | CHEAP
+    # the results browser redraws that image's data file only
+    redrawn = {(wc["cls"], wc["image"]) for r, wc in ran_jobs(proc) if r == "browser_sample"}
+    assert redrawn == {(row["slug"], row["image"])}
     assert encodings(workdir) - before == 1
 
 

@@ -300,13 +300,14 @@ def render(
     extra: Mapping[str, pd.DataFrame] | None = None,
     provenance: str | None = None,
     timing: pd.DataFrame | None = None,
+    browser: str | None = None,
 ) -> str:
     """The Markdown text. ``tables_`` holds :data:`clickbench.tables.TABLES` by name
     (``selection`` optional: the dedup vs index-rule paragraph) and, when present, those of
     :data:`clickbench.protocol_tables.TABLES`; ``timing`` the timing table (optional);
     ``extra`` more tables shown
     verbatim (title -> table, e.g. the dedup summary); ``provenance`` the text of
-    ``provenance.yaml``."""
+    ``provenance.yaml``; ``browser`` the results browser's page, relative to the summary."""
     lines = [
         f"# clickbench: {dataset}",
         "",
@@ -314,6 +315,12 @@ def render(
         "`tables/` and `figures/`, and in the HTML report.",
         "",
     ]
+    if browser is not None:
+        lines += [
+            f"Every evaluated image, click by click, with every candidate mask: [{browser}]({browser}) "
+            "(the results browser; open it from disk).",
+            "",
+        ]
     lines += _study(tables_["describe"], tables_["paired"])
     lines += _ambiguity(tables_["ambiguity"], tables_["paired"])
     lines += _noc(tables_["noc"])
@@ -342,9 +349,11 @@ def write(
     extra_paths: Mapping[str, str | Path] | None = None,
     provenance_path: str | Path | None = None,
     timing_path: str | Path | None = None,
+    browser: str | None = None,
 ) -> None:
     """Read the tables and write ``summary.md`` at ``path`` (``selection`` and the tables of
-    :data:`clickbench.protocol_tables.TABLES` may be absent from ``table_paths``)."""
+    :data:`clickbench.protocol_tables.TABLES` may be absent from ``table_paths``;
+    ``browser``: see :func:`render`)."""
     tabs = {
         name: tables.read_table(table_paths[name])
         for name in tables.TABLES
@@ -359,7 +368,7 @@ def write(
         extra[title] = pd.read_csv(p, sep="\t", dtype=str, keep_default_na=False)
     prov = Path(provenance_path).read_text() if provenance_path else None
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(render(dataset, tabs, extra, prov, timing))
+    Path(path).write_text(render(dataset, tabs, extra, prov, timing, browser))
 
 
 __all__ = ["markdown_table", "render", "write"]
