@@ -221,6 +221,7 @@ def test_unknown_precision_and_variant_are_refused(ckpts):
         registry.build({**spec(ckpts[0]), "variant": "vit_x"})
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_matches_sam_predictor_on_cuda(ckpts, image, tmp_path):
     m = registry.build(spec(ckpts[0]), device="cuda", cache_dir=tmp_path)
