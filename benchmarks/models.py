@@ -242,6 +242,7 @@ _CLICK = re.compile(r"^\S+ click \d+ \(-?\d+, -?\d+, [+-]\): ([0-9.]+) s$")
 _SMK_STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$")
 _SMK_START = re.compile(r"^(?:local)?(?:rule|checkpoint) (\S+):$")
 _SMK_JOBID = re.compile(r"^\s+jobid: (\d+)$")
+_SMK_THREADS = re.compile(r"^\s+threads: (\d+)$")
 _SMK_DONE = re.compile(r"^Finished jobid: (\d+) \(Rule: (\S+)\)$")
 
 
@@ -395,7 +396,7 @@ def snakemake_timeline(text: str) -> list[dict]:
     """Jobs from Snakemake's printed log: rule, start and end (1 s resolution, epoch)."""
     from datetime import datetime
 
-    stamp, rule, jobs, open_ = None, None, [], {}
+    stamp, rule, jobs, open_, last = None, None, [], {}, None
     for line in text.splitlines():
         if m := _SMK_STAMP.match(line.strip()):
             stamp = datetime.strptime(" ".join(m.group(1).split()), "%a %b %d %H:%M:%S %Y")
@@ -403,8 +404,11 @@ def snakemake_timeline(text: str) -> list[dict]:
         elif m := _SMK_START.match(line.strip()):
             rule = m.group(1)
         elif (m := _SMK_JOBID.match(line)) and rule is not None:
-            open_[m.group(1)] = {"rule": rule, "start": stamp}
+            last = open_[m.group(1)] = {"rule": rule, "start": stamp, "threads": None}
             rule = None
+        elif (m := _SMK_THREADS.match(line)) and last is not None:
+            last["threads"] = int(m.group(1))
+            last = None
         elif m := _SMK_DONE.match(line.strip()):
             job = open_.pop(m.group(1), None)
             if job is not None:
@@ -497,7 +501,7 @@ def add_unit_cost_estimate(wf: dict, unit: dict) -> None:
     wf["pure_model_unit_cost_s"] = est
 
 
-def workflow_ratio(work: Path, config: dict, cores: int) -> dict:
+def workflow_ratio(work: Path, config: dict, cores: int, extra: tuple[str, ...] = ()) -> dict:
     """Run snakemake on ``config`` in ``work``; its wall time over the pure model time.
 
     Pure model time is what the workflow's own per-job logs record as model work
@@ -519,7 +523,7 @@ def workflow_ratio(work: Path, config: dict, cores: int) -> dict:
             p for p in (str(REPO / "src"), os.environ.get("PYTHONPATH")) if p
         ),
     )
-    cmd = snakemake_command(work, "--cores", str(cores), configfile=cfg_path)
+    cmd = snakemake_command(work, "--cores", str(cores), *extra, configfile=cfg_path)
     generation_s = None
     if config["dataset"].get("demo"):
         # the generated images stand in for a downloaded dataset, as the saved checkpoints
@@ -646,6 +650,11 @@ def workflow_ratio(work: Path, config: dict, cores: int) -> dict:
     model_spans = sorted(
         (j["start"], j["end"]) for j in timeline if j["rule"].startswith(MODEL_RULES)
     )
+    res["model_job_threads"] = {}
+    for job in timeline:
+        if job["rule"].startswith(MODEL_RULES) and job["threads"] is not None:
+            res["model_job_threads"].setdefault(job["rule"], set()).add(job["threads"])
+    res["model_job_threads"] = {k: sorted(v) for k, v in res["model_job_threads"].items()}
     res["model_jobs_overlap"] = any(
         b[0] < a[1] for a, b in zip(model_spans, model_spans[1:], strict=False)
     )
@@ -653,6 +662,83 @@ def workflow_ratio(work: Path, config: dict, cores: int) -> dict:
     res["build_split"] = {name: build_split(models[name], env) for name in per_model}
     res["preamble_split"] = preamble_split(env)
     return res
+
+
+#: thread layouts and encoder settings --layouts compares; each: what it changes
+LAYOUTS = {
+    "current": "every SAM and RITM job asks for 4 threads (capped at --cores), as before "
+    "rules/common.smk's SIDE_BY_SIDE_TYPES: --set-threads <ritm rules>=4",
+    "side-by-side": "the workflow's default: RITM jobs take one thread each when there are at "
+    "least as many as cores, so they run side by side; SAM keeps 4",
+    "side-by-side+sdpa": "side-by-side, and SAM with accelerate: sdpa (fp32)",
+    "side-by-side+sdpa+bf16": "side-by-side, SAM with accelerate: sdpa and precision: bf16",
+}
+
+
+def compare_layouts(work: Path, config: dict, cores: int, layouts: list[str]) -> dict:
+    """The workflow once per layout (:data:`LAYOUTS`) in its own folder, one after another:
+    wall time, images per hour and the ratio to the first layout's images per hour."""
+    out: dict = {}
+    for name in layouts:
+        if name not in LAYOUTS:
+            raise SystemExit(f"--layouts: unknown layout {name!r} (known: {', '.join(LAYOUTS)})")
+        cfg = copy.deepcopy(config)
+        extra: tuple[str, ...] = ()
+        ritm = [m for m, spec in cfg["models"].items() if spec["type"] == "ritm"]
+        sam = [m for m, spec in cfg["models"].items() if spec["type"] == "sam"]
+        if name == "current":
+            rules = [f"run_{m}=4" for m in ritm]
+            if cfg.get("chunk_size", 1) > 1:
+                rules += [f"chunk_{m}=4" for m in ritm]
+            extra = ("--set-threads", *rules)
+        if "sdpa" in name:
+            for m in sam:
+                cfg["models"][m]["accelerate"] = "sdpa"
+        if name.endswith("bf16"):
+            cfg["precision"] = "bf16"
+        print(f"layout {name} ...", file=sys.stderr, flush=True)
+        wf = workflow_ratio(work / f"layout-{name}", cfg, cores, extra)
+        evaluated = wf.get("per_model", {})
+        n_images = max((int(a["set_images"]) for a in evaluated.values()), default=0)
+        if "error" not in wf:
+            wf["images"] = n_images
+            wf["images_per_hour"] = 3600 * n_images / wf["wall_s"]
+        wf["layout"] = LAYOUTS[name]
+        out[name] = wf
+    first = out[layouts[0]].get("images_per_hour")
+    for wf in out.values():
+        if first and "images_per_hour" in wf:
+            wf["throughput_vs_first"] = wf["images_per_hour"] / first
+    return out
+
+
+def layouts_markdown(layouts: dict) -> str:
+    lines = [
+        "| layout | wall s | images | images/hour | vs first | RITM threads per job | "
+        "other processes' CPU-s | ratio wall / model |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, wf in layouts.items():
+        if "error" in wf:
+            lines.append(f"| {name} | failed: see {wf['workdir']} | | | | | | |")
+            continue
+        threads = wf.get("model_job_threads", {})
+        ritm_threads = sorted(
+            {
+                t
+                for rule, ts in threads.items()
+                if "ritm" in rule and rule[:6] == "chunk_"
+                for t in ts
+            }
+            or {t for rule, ts in threads.items() if "ritm" in rule for t in ts}
+        )
+        lines.append(
+            f"| {name} | {wf['wall_s']:.0f} | {wf['images']} | {wf['images_per_hour']:.0f} | "
+            f"{wf.get('throughput_vs_first', float('nan')):.2f}x | "
+            f"{', '.join(map(str, ritm_threads)) or '?'} | {wf.get('others_cpu_s', float('nan')):.0f} | "
+            f"{wf['ratio']:.3f} |"
+        )
+    return "\n".join(lines)
 
 
 def union_length(spans) -> float:
@@ -880,6 +966,12 @@ def main(argv=None) -> dict:
     )
     ap.add_argument("--no-ritm", action="store_true", help="skip the RITM micro-benchmarks")
     ap.add_argument(
+        "--layouts",
+        default=None,
+        help="with --workflow: run it once per comma-separated layout, one after another, and "
+        f"compare images per hour ({', '.join(LAYOUTS)})",
+    )
+    ap.add_argument(
         "--workflow",
         nargs="?",
         const=SELF_CONTAINED,
@@ -960,7 +1052,10 @@ def main(argv=None) -> dict:
         else:
             config = user_config(args.workflow, work)
         log(f"workflow in {work} (1-min load average {os.getloadavg()[0]:.2f}) ...")
-        res["workflow"] = workflow_ratio(work, config, args.cores)
+        if args.layouts:
+            res["layouts"] = compare_layouts(work, config, args.cores, args.layouts.split(","))
+        else:
+            res["workflow"] = workflow_ratio(work, config, args.cores)
         if self_contained and not args.keep_checkpoints:
             shutil.rmtree(work / "checkpoints", ignore_errors=True)  # 400 MB of random weights
 
@@ -1117,6 +1212,8 @@ def markdown(res: dict) -> str:
                 lines.append(f"| {label} {mode}, median s/click | {d[key][mode]['median']:.3f} | |")
     if "workflow" in res:
         lines += ["", workflow_markdown(res["workflow"])]
+    if "layouts" in res:
+        lines += ["", layouts_markdown(res["layouts"])]
     return "\n".join(lines)
 
 

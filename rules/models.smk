@@ -89,7 +89,7 @@ for _model in MODELS:
                 {"sam": "../envs/sam.yaml", "ritm": "../envs/ritm.yaml"}.get(
                     MODELS[_model]["type"], "../envs/base.yaml"
                 )
-            threads: 1 if use_gpu() else 4
+            threads: heavy_threads(_model)
             resources:
                 **chunk_resources(_model),
             params:

@@ -49,7 +49,11 @@ def rel_pos_bias(
     r_q = q.reshape(b, n, h, w, c)
     rel_h = torch.einsum("bnhwc,hkc->bnhwk", r_q, rh)
     rel_w = torch.einsum("bnhwc,wkc->bnhwk", r_q, rw)
-    return (rel_h[..., :, None] + rel_w[..., None, :]).reshape(b, n, h * w, h * w)
+    # written into a contiguous tensor: a plain broadcast sum takes the einsum outputs' strides,
+    # and the reshape to (..., H*W, H*W) would then copy the whole mask once more
+    mask = torch.empty((b, n, h, w, h, w), dtype=rel_h.dtype, device=q.device)
+    torch.add(rel_h[..., :, None], rel_w[..., None, :], out=mask)
+    return mask.view(b, n, h * w, h * w)
 
 
 class SdpaAttention(Attention):
