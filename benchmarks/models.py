@@ -404,7 +404,8 @@ def snakemake_timeline(text: str) -> list[dict]:
         elif m := _SMK_START.match(line.strip()):
             rule = m.group(1)
         elif (m := _SMK_JOBID.match(line)) and rule is not None:
-            last = open_[m.group(1)] = {"rule": rule, "start": stamp, "threads": None}
+            # Snakemake prints `threads:` only when it is not 1
+            last = open_[m.group(1)] = {"rule": rule, "start": stamp, "threads": 1}
             rule = None
         elif (m := _SMK_THREADS.match(line)) and last is not None:
             last["threads"] = int(m.group(1))
@@ -529,7 +530,12 @@ def workflow_ratio(work: Path, config: dict, cores: int, extra: tuple[str, ...] 
         # the generated images stand in for a downloaded dataset, as the saved checkpoints
         # stand in for downloaded weights: made before the clock starts, timed apart
         t = time.perf_counter()
-        gen = subprocess.run(cmd + ["demo_dataset"], cwd=work, env=env, capture_output=True)
+        gen = subprocess.run(
+            snakemake_command(work, "--cores", str(cores), "demo_dataset", configfile=cfg_path),
+            cwd=work,
+            env=env,
+            capture_output=True,
+        )
         generation_s = time.perf_counter() - t
         if gen.returncode != 0:
             return {"workdir": str(work), "error": gen.stderr.decode()[-3000:]}
@@ -652,7 +658,7 @@ def workflow_ratio(work: Path, config: dict, cores: int, extra: tuple[str, ...] 
     )
     res["model_job_threads"] = {}
     for job in timeline:
-        if job["rule"].startswith(MODEL_RULES) and job["threads"] is not None:
+        if job["rule"].startswith(MODEL_RULES):
             res["model_job_threads"].setdefault(job["rule"], set()).add(job["threads"])
     res["model_job_threads"] = {k: sorted(v) for k, v in res["model_job_threads"].items()}
     res["model_jobs_overlap"] = any(

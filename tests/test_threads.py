@@ -18,8 +18,8 @@ def threads_by_rule(text: str) -> dict[str, set[int]]:
     for block in re.split(r"\n(?=\[[^\]]+\]\n|(?:local)?(?:rule|checkpoint) )", text):
         rule = re.search(r"^(?:local)?(?:rule|checkpoint) (\S+):", block, re.M)
         threads = re.search(r"^\s+threads: (\d+)$", block, re.M)
-        if rule and threads and "jobid:" in block:
-            out.setdefault(rule.group(1), set()).add(int(threads.group(1)))
+        if rule and "jobid:" in block:  # Snakemake prints `threads:` only when it is not 1
+            out.setdefault(rule.group(1), set()).add(int(threads.group(1)) if threads else 1)
     return out
 
 

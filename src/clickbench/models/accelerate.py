@@ -10,7 +10,7 @@ Modes, applied in place to a built, loaded :class:`segment_anything.modeling.Sam
               decomposed relative-position term (``add_decomposed_rel_pos``) passed as its
               additive mask
     compile   ``sdpa``, then ``torch.compile`` of the image encoder (TorchInductor; the first
-              encoding of each input shape pays the compilation, about a minute on 2 cores)
+              encoding of each input shape pays the compilation: minutes on 2 busy cores)
 
 What differs from segment-anything's ``Attention.forward`` is only the order of floating-point
 operations: the attention logits are ``(q k^T) * scale + rel_pos`` inside the kernel instead of
