@@ -4,6 +4,9 @@
     python benchmarks/models.py --quick                  # tiny models only (seconds)
     nice python benchmarks/models.py --workflow          # also: workflow wall time / model time
     python benchmarks/models.py --workflow CONFIG        # ... on a config of yours
+    nice python benchmarks/models.py --accelerate sdpa,compile --no-ritm   # SAM encoders only
+    nice python benchmarks/models.py --workflow --no-micro --chunk-size 2 \
+        --layouts current,side-by-side,side-by-side+sdpa+bf16             # images per hour
 
 Randomly initialised full-size models (no download): SAM ``vit_b`` (segment-anything's own
 ``sam_model_registry["vit_b"]``) and RITM HRNet18s IT-M (``HRNetModel`` with
@@ -11,8 +14,13 @@ hrnet18s_cocolvis_itermask_3p's arguments, initialised as RITM's training script
 calibrated as the tiny model so that masks respond to clicks). On 4 synthetic 590x445 images
 x 10 simulated clicks (clickbench's RITM click simulator, protocols.run_loop):
 
-- time per image encode (SAM, fp32 and bf16), per SAM decode (one call = 4 candidates),
-  per RITM click (f-BRS-B and NoBRS, evaluate_model.py's predictor settings);
+- time per image encode (SAM, fp32 and bf16, plain and with each ``--accelerate`` mode of
+  clickbench.models.accelerate, every encoder on each image back to back), per SAM decode
+  (one call = 4 candidates), per RITM click (f-BRS-B and NoBRS, evaluate_model.py's
+  predictor settings);
+- the acceleration's equality check on these full-size weights (relative positions drawn
+  at random: segment-anything initialises them to zero): embedding relative error, |dIoU|
+  of every candidate and kept-mask choices over the plain fp32 loop's clicks;
 - the encoder's achieved FLOP/s (vit_b: about 972 GFLOP per 1024x1024 image) against a
   large matrix product's FLOP/s measured in the same run, in fp32 and bf16;
 - how much bf16 changes SAM's output: the fp32 loop's clicks are replayed with the bf16
@@ -33,6 +41,8 @@ x 10 simulated clicks (clickbench's RITM click simulator, protocols.run_loop):
   verification, load), start-up and the job's non-model work; Snakemake's printed log
   splits the non-model rules. A second pure-time estimate multiplies the work by this run's
   unit costs. With ``--quick`` the workflow runs the tiny checkpoints (a smoke test).
+  ``--layouts`` runs it once per thread layout / encoder setting (:data:`LAYOUTS`), one
+  after another in folders of their own, and compares images per hour.
 
 Results go to stdout (a markdown summary) and ``--out`` (JSON).
 """
