@@ -4,6 +4,9 @@
     python benchmarks/models.py --quick                  # tiny models only (seconds)
     nice python benchmarks/models.py --workflow          # also: workflow wall time / model time
     python benchmarks/models.py --workflow CONFIG        # ... on a config of yours
+    nice python benchmarks/models.py --accelerate sdpa,compile --no-ritm   # SAM encoders only
+    nice python benchmarks/models.py --workflow --no-micro --chunk-size 2 \
+        --layouts current,side-by-side,side-by-side+sdpa+bf16             # images per hour
 
 Randomly initialised full-size models (no download): SAM ``vit_b`` (segment-anything's own
 ``sam_model_registry["vit_b"]``) and RITM HRNet18s IT-M (``HRNetModel`` with
@@ -11,8 +14,13 @@ hrnet18s_cocolvis_itermask_3p's arguments, initialised as RITM's training script
 calibrated as the tiny model so that masks respond to clicks). On 4 synthetic 590x445 images
 x 10 simulated clicks (clickbench's RITM click simulator, protocols.run_loop):
 
-- time per image encode (SAM, fp32 and bf16), per SAM decode (one call = 4 candidates),
-  per RITM click (f-BRS-B and NoBRS, evaluate_model.py's predictor settings);
+- time per image encode (SAM, fp32 and bf16, plain and with each ``--accelerate`` mode of
+  clickbench.models.accelerate, every encoder on each image back to back), per SAM decode
+  (one call = 4 candidates), per RITM click (f-BRS-B and NoBRS, evaluate_model.py's
+  predictor settings);
+- the acceleration's equality check on these full-size weights (relative positions drawn
+  at random: segment-anything initialises them to zero): embedding relative error, |dIoU|
+  of every candidate and kept-mask choices over the plain fp32 loop's clicks;
 - the encoder's achieved FLOP/s (vit_b: about 972 GFLOP per 1024x1024 image) against a
   large matrix product's FLOP/s measured in the same run, in fp32 and bf16;
 - how much bf16 changes SAM's output: the fp32 loop's clicks are replayed with the bf16
@@ -33,6 +41,8 @@ x 10 simulated clicks (clickbench's RITM click simulator, protocols.run_loop):
   verification, load), start-up and the job's non-model work; Snakemake's printed log
   splits the non-model rules. A second pure-time estimate multiplies the work by this run's
   unit costs. With ``--quick`` the workflow runs the tiny checkpoints (a smoke test).
+  ``--layouts`` runs it once per thread layout / encoder setting (:data:`LAYOUTS`), one
+  after another in folders of their own, and compares images per hour.
 
 Results go to stdout (a markdown summary) and ``--out`` (JSON).
 """
@@ -40,6 +50,7 @@ Results go to stdout (a markdown summary) and ``--out`` (JSON).
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import platform
@@ -60,6 +71,8 @@ sys.path[:0] = [str(REPO / "src"), str(REPO / "tests")]
 
 from conftest import snakemake_command  # noqa: E402
 
+from clickbench.models import accelerate as acceleration  # noqa: E402
+from clickbench.models.accelerate import relative_error, trace_differences  # noqa: E402
 from clickbench.models.base import InteractiveModel  # noqa: E402
 from clickbench.models.ritm import DEFAULTS, RitmModel, make_predictor  # noqa: E402
 from clickbench.models.sam import SamModel  # noqa: E402
@@ -149,36 +162,59 @@ class Timed(InteractiveModel):
         return out
 
 
-def sam_model(sam, precision: str, name: str) -> SamModel:
-    return SamModel(sam, variant=name, checkpoint_sha256=f"random-{name}", precision=precision)
+def sam_model(sam, precision: str, name: str, accelerate: str = "none") -> SamModel:
+    return SamModel(
+        sam,
+        variant=name,
+        checkpoint_sha256=f"random-{name}",
+        precision=precision,
+        accelerate=accelerate,
+    )
 
 
-def bench_sam(sam, name: str, data, clicks: int, encode: bool = True) -> dict:
-    """fp32 loop (timed), then bf16 encodes replaying the fp32 clicks; dIoU per candidate."""
-    out: dict = {"encode_s": {"fp32": [], "bf16": []}, "encode_cpu_s": {"fp32": [], "bf16": []}}
-    out.update({"decode_s": [], "diou": [], "kept_diou": []})
-    out["choice_changed"] = 0
-    out["pixels_changed"] = []
-    fp32, bf16 = Timed(sam_model(sam, "fp32", name)), Timed(sam_model(sam, "bf16", name))
+def bench_sam(sam, name: str, data, clicks: int, modes=("none",)) -> dict:
+    """Per image: every (acceleration mode, precision) encodes it in turn (so a change of the
+    machine's load hits all of them alike), timed; the plain fp32 loop simulates the clicks
+    and is timed per decode; every other encoder replays them, and its IoUs, kept choices and
+    embedding are compared with the plain encoder's in the same precision (bf16 also with
+    plain fp32). ``modes``: acceleration modes besides ``none`` (each on its own copy)."""
+    modes = ["none", *[m for m in modes if m != "none"]]
+    precs = ("fp32", "bf16")
+    sams = {m: sam if m == "none" else copy.deepcopy(sam) for m in modes}  # SamModel applies m
+    models = {(m, p): Timed(sam_model(sams[m], p, name, m)) for m in modes for p in precs}
+    out: dict = {"modes": modes, "decode_s": [], "warmup_s": {}}
+    for key in ("encode_s", "encode_cpu_s", "rel_error", "diff"):
+        out[key] = {f"{m}/{p}": [] for m in modes for p in precs}
+    for (m, p), model in models.items():
+        if m == "compile":  # compilation (once per shape) is not an encoding's cost
+            t = time.perf_counter()
+            model.set_image(data[0][0])
+            out["warmup_s"][f"{m}/{p}"] = time.perf_counter() - t
     for image, gt in data:
-        for prec, m in (("fp32", fp32), ("bf16", bf16)):
+        emb = {}
+        for (m, p), model in models.items():
             t, c = time.perf_counter(), time.process_time()
-            m.set_image(image)
-            out["encode_s"][prec].append(time.perf_counter() - t)
-            out["encode_cpu_s"][prec].append(time.process_time() - c)
-        a = run_loop(fp32, gt, None, strategy="max_score", max_clicks=clicks)
-        out["decode_s"].extend(fp32.times)
-        fp32.times.clear()
-        b = run_loop(
-            bf16, gt, None, strategy="max_score", max_clicks=len(a.clicks), clicks=a.clicks
-        )
-        bf16.times.clear()
-        out["diou"].extend(np.abs(a.ious - b.ious).ravel().tolist())
-        ka = a.ious[np.arange(len(a.chosen)), a.chosen]
-        kb = b.ious[np.arange(len(b.chosen)), b.chosen]
-        out["kept_diou"].extend(np.abs(ka - kb).tolist())
-        out["choice_changed"] += int(np.sum(a.chosen != b.chosen))
-        out["pixels_changed"].append(float(np.mean(a.masks != b.masks)))
+            model.set_image(image)
+            out["encode_s"][f"{m}/{p}"].append(time.perf_counter() - t)
+            out["encode_cpu_s"][f"{m}/{p}"].append(time.process_time() - c)
+            emb[m, p] = model.model.predictor.features.float().numpy()
+        ref = models["none", "fp32"]
+        a = run_loop(ref, gt, None, strategy="max_score", max_clicks=clicks)
+        out["decode_s"].extend(ref.times)
+        traces = {("none", "fp32"): a}
+        for (m, p), model in models.items():
+            model.times.clear()
+            if (m, p) != ("none", "fp32"):
+                traces[m, p] = run_loop(
+                    model, gt, None, strategy="max_score", max_clicks=len(a.clicks), clicks=a.clicks
+                )
+                model.times.clear()
+        for m, p in models:
+            # plain bf16 against plain fp32 (what bf16 changes); an acceleration against the
+            # plain encoder in the same precision (what the acceleration changes)
+            base = ("none", "fp32") if m == "none" else ("none", p)
+            out["rel_error"][f"{m}/{p}"].append(relative_error(emb[m, p], emb[base]))
+            out["diff"][f"{m}/{p}"].append(trace_differences(traces[base], traces[m, p]))
     return out
 
 
@@ -218,6 +254,7 @@ _CLICK = re.compile(r"^\S+ click \d+ \(-?\d+, -?\d+, [+-]\): ([0-9.]+) s$")
 _SMK_STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$")
 _SMK_START = re.compile(r"^(?:local)?(?:rule|checkpoint) (\S+):$")
 _SMK_JOBID = re.compile(r"^\s+jobid: (\d+)$")
+_SMK_THREADS = re.compile(r"^\s+threads: (\d+)$")
 _SMK_DONE = re.compile(r"^Finished jobid: (\d+) \(Rule: (\S+)\)$")
 
 
@@ -371,7 +408,7 @@ def snakemake_timeline(text: str) -> list[dict]:
     """Jobs from Snakemake's printed log: rule, start and end (1 s resolution, epoch)."""
     from datetime import datetime
 
-    stamp, rule, jobs, open_ = None, None, [], {}
+    stamp, rule, jobs, open_, last = None, None, [], {}, None
     for line in text.splitlines():
         if m := _SMK_STAMP.match(line.strip()):
             stamp = datetime.strptime(" ".join(m.group(1).split()), "%a %b %d %H:%M:%S %Y")
@@ -379,8 +416,12 @@ def snakemake_timeline(text: str) -> list[dict]:
         elif m := _SMK_START.match(line.strip()):
             rule = m.group(1)
         elif (m := _SMK_JOBID.match(line)) and rule is not None:
-            open_[m.group(1)] = {"rule": rule, "start": stamp}
+            # Snakemake prints `threads:` only when it is not 1
+            last = open_[m.group(1)] = {"rule": rule, "start": stamp, "threads": 1}
             rule = None
+        elif (m := _SMK_THREADS.match(line)) and last is not None:
+            last["threads"] = int(m.group(1))
+            last = None
         elif m := _SMK_DONE.match(line.strip()):
             job = open_.pop(m.group(1), None)
             if job is not None:
@@ -475,7 +516,7 @@ def add_unit_cost_estimate(wf: dict, unit: dict) -> None:
     wf["pure_model_unit_cost_s"] = est
 
 
-def workflow_ratio(work: Path, config: dict, cores: int) -> dict:
+def workflow_ratio(work: Path, config: dict, cores: int, extra: tuple[str, ...] = ()) -> dict:
     """Run snakemake on ``config`` in ``work``; its wall time over the pure model time.
 
     Pure model time is what the workflow's own per-job logs record as model work
@@ -497,13 +538,18 @@ def workflow_ratio(work: Path, config: dict, cores: int) -> dict:
             p for p in (str(REPO / "src"), os.environ.get("PYTHONPATH")) if p
         ),
     )
-    cmd = snakemake_command(work, "--cores", str(cores), configfile=cfg_path)
+    cmd = snakemake_command(work, "--cores", str(cores), *extra, configfile=cfg_path)
     generation_s = None
     if config["dataset"].get("demo"):
         # the generated images stand in for a downloaded dataset, as the saved checkpoints
         # stand in for downloaded weights: made before the clock starts, timed apart
         t = time.perf_counter()
-        gen = subprocess.run(cmd + ["demo_dataset"], cwd=work, env=env, capture_output=True)
+        gen = subprocess.run(
+            snakemake_command(work, "--cores", str(cores), "demo_dataset", configfile=cfg_path),
+            cwd=work,
+            env=env,
+            capture_output=True,
+        )
         generation_s = time.perf_counter() - t
         if gen.returncode != 0:
             return {"workdir": str(work), "error": gen.stderr.decode()[-3000:]}
@@ -624,6 +670,11 @@ def workflow_ratio(work: Path, config: dict, cores: int) -> dict:
     model_spans = sorted(
         (j["start"], j["end"]) for j in timeline if j["rule"].startswith(MODEL_RULES)
     )
+    res["model_job_threads"] = {}
+    for job in timeline:
+        if job["rule"].startswith(MODEL_RULES):
+            res["model_job_threads"].setdefault(job["rule"], set()).add(job["threads"])
+    res["model_job_threads"] = {k: sorted(v) for k, v in res["model_job_threads"].items()}
     res["model_jobs_overlap"] = any(
         b[0] < a[1] for a, b in zip(model_spans, model_spans[1:], strict=False)
     )
@@ -631,6 +682,83 @@ def workflow_ratio(work: Path, config: dict, cores: int) -> dict:
     res["build_split"] = {name: build_split(models[name], env) for name in per_model}
     res["preamble_split"] = preamble_split(env)
     return res
+
+
+#: thread layouts and encoder settings --layouts compares; each: what it changes
+LAYOUTS = {
+    "current": "every SAM and RITM job asks for 4 threads (capped at --cores), as before "
+    "rules/common.smk's SIDE_BY_SIDE_TYPES: --set-threads <ritm rules>=4",
+    "side-by-side": "the workflow's default: RITM jobs take one thread each when there are at "
+    "least as many as cores, so they run side by side; SAM keeps 4",
+    "side-by-side+sdpa": "side-by-side, and SAM with accelerate: sdpa (fp32)",
+    "side-by-side+sdpa+bf16": "side-by-side, SAM with accelerate: sdpa and precision: bf16",
+}
+
+
+def compare_layouts(work: Path, config: dict, cores: int, layouts: list[str]) -> dict:
+    """The workflow once per layout (:data:`LAYOUTS`) in its own folder, one after another:
+    wall time, images per hour and the ratio to the first layout's images per hour."""
+    out: dict = {}
+    for name in layouts:
+        if name not in LAYOUTS:
+            raise SystemExit(f"--layouts: unknown layout {name!r} (known: {', '.join(LAYOUTS)})")
+        cfg = copy.deepcopy(config)
+        extra: tuple[str, ...] = ()
+        ritm = [m for m, spec in cfg["models"].items() if spec["type"] == "ritm"]
+        sam = [m for m, spec in cfg["models"].items() if spec["type"] == "sam"]
+        if name == "current":
+            rules = [f"run_{m}=4" for m in ritm]
+            if cfg.get("chunk_size", 1) > 1:
+                rules += [f"chunk_{m}=4" for m in ritm]
+            extra = ("--set-threads", *rules)
+        if "sdpa" in name:
+            for m in sam:
+                cfg["models"][m]["accelerate"] = "sdpa"
+        if name.endswith("bf16"):
+            cfg["precision"] = "bf16"
+        print(f"layout {name} ...", file=sys.stderr, flush=True)
+        wf = workflow_ratio(work / f"layout-{name}", cfg, cores, extra)
+        evaluated = wf.get("per_model", {})
+        n_images = max((int(a["set_images"]) for a in evaluated.values()), default=0)
+        if "error" not in wf:
+            wf["images"] = n_images
+            wf["images_per_hour"] = 3600 * n_images / wf["wall_s"]
+        wf["layout"] = LAYOUTS[name]
+        out[name] = wf
+    first = out[layouts[0]].get("images_per_hour")
+    for wf in out.values():
+        if first and "images_per_hour" in wf:
+            wf["throughput_vs_first"] = wf["images_per_hour"] / first
+    return out
+
+
+def layouts_markdown(layouts: dict) -> str:
+    lines = [
+        "| layout | wall s | images | images/hour | vs first | RITM threads per job | "
+        "other processes' CPU-s | ratio wall / model |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, wf in layouts.items():
+        if "error" in wf:
+            lines.append(f"| {name} | failed: see {wf['workdir']} | | | | | | |")
+            continue
+        threads = wf.get("model_job_threads", {})
+        ritm_threads = sorted(
+            {
+                t
+                for rule, ts in threads.items()
+                if "ritm" in rule and rule[:6] == "chunk_"
+                for t in ts
+            }
+            or {t for rule, ts in threads.items() if "ritm" in rule for t in ts}
+        )
+        lines.append(
+            f"| {name} | {wf['wall_s']:.0f} | {wf['images']} | {wf['images_per_hour']:.0f} | "
+            f"{wf.get('throughput_vs_first', float('nan')):.2f}x | "
+            f"{', '.join(map(str, ritm_threads)) or '?'} | {wf.get('others_cpu_s', float('nan')):.0f} | "
+            f"{wf['ratio']:.3f} |"
+        )
+    return "\n".join(lines)
 
 
 def union_length(spans) -> float:
@@ -788,6 +916,59 @@ def workflow_markdown(wf: dict) -> str:
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------- SAM figures
+#: the equality check an acceleration must pass before it may become a default (issue 16)
+EQUALITY = {"max_rel_error_fp32": 1e-3, "mean_abs_diou": 1e-3, "choices_changed": 0}
+
+
+def derive_sam(r: dict, matmul: dict, full_size: bool) -> dict:
+    """Medians, FLOP/s, speed-ups and the equality check from :func:`bench_sam`'s output.
+
+    Speed-ups against plain fp32 are the median of the per-image ratios (every encoder ran
+    on an image back to back, so the ratio sees one state of the machine), for wall and CPU
+    time."""
+    d: dict = {"decode_s": summary(r["decode_s"]), "warmup_s": r.get("warmup_s", {})}
+    d["encode_s"] = {k: summary(v) for k, v in r["encode_s"].items()}
+    d["encode_cpu_s"] = {k: summary(v) for k, v in r["encode_cpu_s"].items()}
+    base, base_cpu = r["encode_s"]["none/fp32"], r["encode_cpu_s"]["none/fp32"]
+    d["speedup_vs_plain_fp32"], d["cpu_speedup_vs_plain_fp32"], d["check"] = {}, {}, {}
+    for k, times in r["encode_s"].items():
+        d["speedup_vs_plain_fp32"][k] = statistics.median(
+            b / t for b, t in zip(base, times, strict=True)
+        )
+        d["cpu_speedup_vs_plain_fp32"][k] = statistics.median(
+            b / t for b, t in zip(base_cpu, r["encode_cpu_s"][k], strict=True)
+        )
+        if full_size:
+            prec = k.split("/")[1]
+            flops = VIT_B_ENCODER_GFLOP * 1e9 / d["encode_s"][k]["median"]
+            d.setdefault("encoder_flops", {})[k] = flops
+            d.setdefault("encoder_fraction_of_matmul", {})[k] = flops / matmul[prec]
+        if k == "none/fp32":
+            continue
+        diffs = r["diff"][k]
+        diou = [x for df in diffs for x in df["abs_diou"]]
+        c = {
+            "against": "none/fp32" if k.startswith("none/") else f"none/{k.split('/')[1]}",
+            "max_rel_error": max(r["rel_error"][k]),
+            "mean_abs_diou": float(np.mean(diou)),
+            "max_abs_diou": float(np.max(diou)),
+            "mean_abs_diou_kept": float(np.mean([x for df in diffs for x in df["kept_abs_diou"]])),
+            "choices_changed": sum(df["choices_changed"] for df in diffs),
+            "steps": sum(df["steps"] for df in diffs),
+            "candidates": len(diou),
+            "pixels_changed": float(np.mean([df["pixels_changed"] for df in diffs])),
+        }
+        if not k.startswith("none/"):
+            c["equal"] = (
+                c["mean_abs_diou"] <= EQUALITY["mean_abs_diou"]
+                and c["choices_changed"] <= EQUALITY["choices_changed"]
+                and (k.endswith("bf16") or c["max_rel_error"] <= EQUALITY["max_rel_error_fp32"])
+            )
+        d["check"][k] = c
+    return d
+
+
 # ---------------------------------------------------------------- main
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(
@@ -797,6 +978,19 @@ def main(argv=None) -> dict:
     ap.add_argument("--clicks", type=int, default=10)
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     ap.add_argument("--quick", action="store_true", help="tiny models only")
+    ap.add_argument(
+        "--accelerate",
+        default="sdpa",
+        help="comma-separated SAM acceleration modes timed and checked beside the plain "
+        "encoder (clickbench.models.accelerate: sdpa, compile; 'none' for the plain one only)",
+    )
+    ap.add_argument("--no-ritm", action="store_true", help="skip the RITM micro-benchmarks")
+    ap.add_argument(
+        "--layouts",
+        default=None,
+        help="with --workflow: run it once per comma-separated layout, one after another, and "
+        f"compare images per hour ({', '.join(LAYOUTS)})",
+    )
     ap.add_argument(
         "--workflow",
         nargs="?",
@@ -832,6 +1026,10 @@ def main(argv=None) -> dict:
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    modes = [m for m in args.accelerate.split(",") if m]
+    for m in modes:
+        if m not in acceleration.MODES:
+            ap.error(f"--accelerate: unknown mode {m!r} (known: {', '.join(acceleration.MODES)})")
 
     t_start = time.perf_counter()
     res: dict = {"machine": machine(), "images": args.images, "clicks": args.clicks}
@@ -846,7 +1044,10 @@ def main(argv=None) -> dict:
 
     # the models: built first, so that the workflow (run first, while the machine is as it
     # was at start) gets exactly the weights the micro-benchmark measures
-    sam_tiny, ritm_tiny = make_tiny_model("sam", 0), make_tiny_model("ritm", 0)
+    # segment-anything zero-initialises the relative positions; trained weights have them, and
+    # the accelerated encoders' check must see them (clickbench.models.accelerate)
+    sam_tiny = acceleration.randomize_rel_pos(make_tiny_model("sam", 0))
+    ritm_tiny = make_tiny_model("ritm", 0)
     vit_b = net = None
     if not args.quick:
         from ritm_annotation.model import initializer
@@ -854,7 +1055,7 @@ def main(argv=None) -> dict:
         from segment_anything import sam_model_registry
 
         torch.manual_seed(0)
-        vit_b = sam_model_registry["vit_b"]().eval()
+        vit_b = acceleration.randomize_rel_pos(sam_model_registry["vit_b"]().eval())
         torch.manual_seed(0)
         net = HRNetModel(**{**TINY_RITM, "width": 18, "ocr_width": 48})
         net.apply(initializer.XavierGluon(rnd_type="gaussian", magnitude=2.0))
@@ -871,7 +1072,10 @@ def main(argv=None) -> dict:
         else:
             config = user_config(args.workflow, work)
         log(f"workflow in {work} (1-min load average {os.getloadavg()[0]:.2f}) ...")
-        res["workflow"] = workflow_ratio(work, config, args.cores)
+        if args.layouts:
+            res["layouts"] = compare_layouts(work, config, args.cores, args.layouts.split(","))
+        else:
+            res["workflow"] = workflow_ratio(work, config, args.cores)
         if self_contained and not args.keep_checkpoints:
             shutil.rmtree(work / "checkpoints", ignore_errors=True)  # 400 MB of random weights
 
@@ -883,43 +1087,24 @@ def main(argv=None) -> dict:
             "bf16": matmul_flops(torch.bfloat16),
         }
         log("tiny SAM ...")
-        res["sam_tiny"] = bench_sam(sam_tiny, "tiny", data, args.clicks)
-        log("tiny RITM ...")
-        res["ritm_tiny"] = bench_ritm(ritm_tiny, data, args.clicks)
+        res["sam_tiny"] = bench_sam(sam_tiny, "tiny", data, args.clicks, modes)
+        if not args.no_ritm:
+            log("tiny RITM ...")
+            res["ritm_tiny"] = bench_ritm(ritm_tiny, data, args.clicks)
     del sam_tiny, ritm_tiny
     if micro and not args.quick:
         log("SAM vit_b (random weights) ...")
-        res["sam_vit_b"] = bench_sam(vit_b, "vit_b", data, args.clicks)
-        log("RITM HRNet18s (random weights) ...")
-        res["ritm_hrnet18s"] = bench_ritm(net, data, args.clicks)
+        res["sam_vit_b"] = bench_sam(vit_b, "vit_b", data, args.clicks, modes)
+        if not args.no_ritm:
+            log("RITM HRNet18s (random weights) ...")
+            res["ritm_hrnet18s"] = bench_ritm(net, data, args.clicks)
     del vit_b, net
 
     # derived figures
     derived: dict = {}
     for key in ("sam_tiny", "sam_vit_b"):
-        if key not in res:
-            continue
-        r = res[key]
-        d = {
-            "encode_s": {p: summary(v) for p, v in r["encode_s"].items()},
-            "encode_cpu_s": {p: summary(v) for p, v in r["encode_cpu_s"].items()},
-            "decode_s": summary(r["decode_s"]),
-            "mean_abs_diou_bf16": float(np.mean(r["diou"])),
-            "max_abs_diou_bf16": float(np.max(r["diou"])),
-            "mean_abs_diou_kept_bf16": float(np.mean(r["kept_diou"])),
-            "max_score_choice_changed": r["choice_changed"],
-            "steps": len(r["kept_diou"]),
-            "mean_pixels_changed_bf16": float(np.mean(r["pixels_changed"])),
-        }
-        if key == "sam_vit_b":
-            for p in ("fp32", "bf16"):
-                med = d["encode_s"][p]["median"]
-                d[f"encoder_flops_{p}"] = VIT_B_ENCODER_GFLOP * 1e9 / med
-                d[f"encoder_fraction_of_matmul_{p}"] = (
-                    d[f"encoder_flops_{p}"] / res["matmul_flops"][p]
-                )
-            d["bf16_speedup"] = d["encode_s"]["fp32"]["median"] / d["encode_s"]["bf16"]["median"]
-        derived[key] = d
+        if key in res:
+            derived[key] = derive_sam(res[key], res["matmul_flops"], key == "sam_vit_b")
     for key in ("ritm_tiny", "ritm_hrnet18s"):
         if key in res:
             derived[key] = {mode: summary(v) for mode, v in res[key].items()}
@@ -928,14 +1113,15 @@ def main(argv=None) -> dict:
     if args.workflow and self_contained and micro:
         big = "sam_vit_b" in derived
         sam_d = derived["sam_vit_b" if big else "sam_tiny"]
-        ritm_d = derived["ritm_hrnet18s" if big else "ritm_tiny"]
+        ritm_d = derived.get("ritm_hrnet18s" if big else "ritm_tiny")
         unit = {
             ckpts["sam"]["name"]: {
-                "encode_s": sam_d["encode_s"]["fp32"]["median"],
+                "encode_s": sam_d["encode_s"]["none/fp32"]["median"],
                 "decode_s": sam_d["decode_s"]["median"],
             },
-            ckpts["ritm"]["name"]: {"click_s": ritm_d["f-BRS-B"]["median"]},
         }
+        if ritm_d is not None:
+            unit[ckpts["ritm"]["name"]] = {"click_s": ritm_d["f-BRS-B"]["median"]}
         add_unit_cost_estimate(res["workflow"], unit)
 
     busy1 = cpu_busy_s()
@@ -948,6 +1134,70 @@ def main(argv=None) -> dict:
     args.out.write_text(json.dumps(res, indent=1, default=float))
     print(markdown(res))
     return res
+
+
+def sam_markdown(s: dict, label: str) -> list[str]:
+    """Rows of the fp32 | bf16 table for one SAM: per acceleration mode, encode times,
+    achieved FLOP/s, speed-up over plain fp32 and the equality check."""
+    modes = sorted({k.split("/")[0] for k in s["encode_s"]}, key=lambda m: m != "none")
+    lines = []
+
+    def cell(k, fmt):
+        return fmt(k) if k in s["encode_s"] else ""
+
+    for m in modes:
+        tag = f"{label} accelerate={m}"
+        lines.append(
+            f"| {tag}: encode, median s/image (CPU s, all threads) | "
+            + " | ".join(
+                cell(
+                    f"{m}/{p}",
+                    lambda k: (
+                        f"{s['encode_s'][k]['median']:.2f} ({s['encode_cpu_s'][k]['median']:.1f})"
+                    ),
+                )
+                for p in ("fp32", "bf16")
+            )
+            + " |"
+        )
+        if "encoder_fraction_of_matmul" in s:
+            lines.append(
+                f"| {tag}: encoder achieved (972 GFLOP/image) | "
+                + " | ".join(
+                    f"{s['encoder_flops'][f'{m}/{p}'] / 1e9:.0f} GFLOP/s, "
+                    f"{100 * s['encoder_fraction_of_matmul'][f'{m}/{p}']:.0f}% of matmul"
+                    for p in ("fp32", "bf16")
+                )
+                + " |"
+            )
+        lines.append(
+            f"| {tag}: speed-up over plain fp32, median per-image ratio, wall (CPU) | "
+            + " | ".join(
+                f"{s['speedup_vs_plain_fp32'][f'{m}/{p}']:.2f}x "
+                f"({s['cpu_speedup_vs_plain_fp32'][f'{m}/{p}']:.2f}x)"
+                for p in ("fp32", "bf16")
+            )
+            + " |"
+        )
+        for p in ("fp32", "bf16"):
+            c = s["check"].get(f"{m}/{p}")
+            if c is None:
+                continue
+            verdict = "" if "equal" not in c else (" **equal**" if c["equal"] else " **NOT equal**")
+            text = (
+                f"vs {c['against']}: embedding rel. error {c['max_rel_error']:.1e}; mean / max "
+                f"abs dIoU {c['mean_abs_diou']:.5f} / {c['max_abs_diou']:.5f} over "
+                f"{c['candidates']} candidates; kept mask {c['mean_abs_diou_kept']:.5f}, "
+                f"{c['choices_changed']} of {c['steps']} choices changed, "
+                f"{100 * c['pixels_changed']:.2f}% of mask pixels{verdict}"
+            )
+            row = ["", ""]
+            row[p == "bf16"] = text
+            lines.append(f"| {tag}: {p} check | {row[0]} | {row[1]} |")
+    for k, w in s.get("warmup_s", {}).items():
+        lines.append(f"| {label} {k}: first encoding (compilation) | {w:.1f} s | |")
+    lines.append(f"| {label} decode (4 candidates), median s | {s['decode_s']['median']:.3f} | |")
+    return lines
 
 
 def markdown(res: dict) -> str:
@@ -974,39 +1224,16 @@ def markdown(res: dict) -> str:
             f"{res['matmul_flops']['bf16'] / 1e9:.0f} GFLOP/s |",
         ]
     for key, label in (("sam_vit_b", "SAM vit_b"), ("sam_tiny", "SAM tiny")):
-        if key not in d:
-            continue
-        s = d[key]
-        lines.append(
-            f"| {label} encode, median s/image | {s['encode_s']['fp32']['median']:.2f} | "
-            f"{s['encode_s']['bf16']['median']:.2f} |"
-        )
-        lines.append(
-            f"| {label} encode, median CPU s/image (all threads) | "
-            f"{s['encode_cpu_s']['fp32']['median']:.2f} | {s['encode_cpu_s']['bf16']['median']:.2f} |"
-        )
-        if key == "sam_vit_b":
-            lines.append(
-                f"| vit_b encoder achieved (972 GFLOP/image) | {s['encoder_flops_fp32'] / 1e9:.0f} GFLOP/s "
-                f"({100 * s['encoder_fraction_of_matmul_fp32']:.0f}% of matmul) | "
-                f"{s['encoder_flops_bf16'] / 1e9:.0f} GFLOP/s "
-                f"({100 * s['encoder_fraction_of_matmul_bf16']:.0f}% of matmul) |"
-            )
-        lines.append(
-            f"| {label} decode (4 candidates), median s | {s['decode_s']['median']:.3f} | |"
-        )
-        lines.append(
-            f"| {label} bf16 vs fp32: mean / max abs dIoU per candidate; kept mask | | "
-            f"{s['mean_abs_diou_bf16']:.4f} / {s['max_abs_diou_bf16']:.4f}; "
-            f"{s['mean_abs_diou_kept_bf16']:.4f} ({s['max_score_choice_changed']} of {s['steps']} "
-            f"choices changed, {100 * s['mean_pixels_changed_bf16']:.2f}% of mask pixels) |"
-        )
+        if key in d:
+            lines += sam_markdown(d[key], label)
     for key, label in (("ritm_hrnet18s", "RITM HRNet18s"), ("ritm_tiny", "RITM tiny")):
         if key in d:
             for mode in ("f-BRS-B", "NoBRS"):
                 lines.append(f"| {label} {mode}, median s/click | {d[key][mode]['median']:.3f} | |")
     if "workflow" in res:
         lines += ["", workflow_markdown(res["workflow"])]
+    if "layouts" in res:
+        lines += ["", layouts_markdown(res["layouts"])]
     return "\n".join(lines)
 
 

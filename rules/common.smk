@@ -308,8 +308,44 @@ def run_group(model):
     return "light_runs"
 
 
+#: model types whose jobs take one thread each on a CPU when there are at least as many of
+#: them as cores, so that they run side by side: RITM's f-BRS runs its L-BFGS steps on one
+#: core (a second thread made a 4-image chunk 1.3x faster for 1.9x the CPU time,
+#: benchmarks/README.md). SAM's encoder uses its threads well and keeps 4 (capped at --cores).
+SIDE_BY_SIDE_TYPES = frozenset({"ritm"})
+
+
+def heavy_jobs(model):
+    """How many jobs compute `model`: one per chunk of a class's images, or one per image
+    (reads the dedup checkpoints: call it only once they exist, as `threads:` callables are).
+    """
+    n = 0
+    for slug in sorted(BY_SLUG):
+        k = len(selected_images(slug))
+        n += -(-k // CHUNK_SIZE) if is_chunked(model) else k
+    return n
+
+
+def heavy_threads(model):
+    """`threads:` of a job that computes a heavy model: 1 on a GPU; on a CPU 4 (capped at
+    --cores), or 1 for a SIDE_BY_SIDE_TYPES model with at least as many jobs as cores.
+    """
+
+    def threads(wildcards):
+        if use_gpu():
+            return 1
+        if (
+            MODELS[model]["type"] in SIDE_BY_SIDE_TYPES
+            and heavy_jobs(model) >= workflow.cores
+        ):
+            return 1
+        return 4
+
+    return threads
+
+
 def run_threads(model):
-    return 4 if computes_heavy(model) and not use_gpu() else 1
+    return heavy_threads(model) if computes_heavy(model) else 1
 
 
 def run_resources(model):

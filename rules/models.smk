@@ -96,7 +96,7 @@ for _model in MODELS:
             priority: MODEL_PRIORITY
             conda:
                 MODEL_ENVS.get(MODELS[_model]["type"], "../envs/base.yaml")
-            threads: 1 if use_gpu() else 4
+            threads: heavy_threads(_model)
             resources:
                 **chunk_resources(_model),
             params:

@@ -39,6 +39,12 @@ record = {
     "platform": platform.platform(),
     "precision": snakemake.params.config["precision"],
     "device": snakemake.params.config["device"],
+    # the SAM encoders' acceleration (clickbench.models.accelerate), per model
+    "accelerate": {
+        name: spec["accelerate"]
+        for name, spec in snakemake.params.models.items()
+        if spec["type"] == "sam"
+    },
     "checkpoints": checkpoints,
     "skipped_models": list(snakemake.params.skipped),
     "packages": {p: version(p) for p in PACKAGES},

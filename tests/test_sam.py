@@ -295,6 +295,7 @@ def test_sam2_style_wrapped_checkpoint_is_named(ckpts, tmp_path):
         registry.build(spec(path))
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_matches_sam_predictor_on_cuda(ckpts, image, tmp_path):
     m = registry.build(spec(ckpts[0]), device="cuda", cache_dir=tmp_path)

@@ -1,8 +1,8 @@
 """SAM image embeddings cached on disk, so each image is encoded once per model.
 
 An entry is keyed by everything the embedding depends on: the image's content (pixels,
-shape, dtype), the checkpoint's SHA-256, the SAM variant, the encoder precision and the
-device type (a CUDA embedding is not bit-identical to a CPU one). Changing a click protocol,
+shape, dtype), the checkpoint's SHA-256, the SAM variant, the encoder precision, the encoder
+acceleration (when not ``none``) and the device type (a CUDA embedding is not bit-identical to a CPU one). Changing a click protocol,
 a mask-selection strategy or any other downstream setting re-encodes nothing.
 
 Layout under ``<cache_dir>/sam/``::
@@ -60,10 +60,21 @@ def image_hash(image: np.ndarray) -> str:
 
 
 def cache_key(
-    image_sha256: str, checkpoint_sha256: str, variant: str, precision: str, device: str
+    image_sha256: str,
+    checkpoint_sha256: str,
+    variant: str,
+    precision: str,
+    device: str,
+    accelerate: str = "none",
 ) -> str:
-    """The entry name for an embedding: a SHA-256 over all of its components."""
+    """The entry name for an embedding: a SHA-256 over all of its components.
+
+    ``accelerate`` (clickbench.models.accelerate) joins the hashed parts only when it is not
+    ``none``, so the plain encoder's entries keep the keys they had before the setting existed.
+    """
     parts = ("sam-embedding-v1", image_sha256, checkpoint_sha256, variant, precision, device)
+    if accelerate != "none":
+        parts += (f"accelerate={accelerate}",)
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 

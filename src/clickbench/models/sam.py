@@ -32,6 +32,7 @@ from clickbench import checkpoints
 from clickbench.clicks import Click
 from clickbench.embedding_cache import Embedding, EmbeddingCache, cache_key, image_hash
 from clickbench.errors import BadInputError
+from clickbench.models import accelerate as acceleration
 from clickbench.models.base import InteractiveModel, Prediction
 from clickbench.models.tiny import build_sam_tiny
 
@@ -117,10 +118,13 @@ class SamModel(InteractiveModel):
         precision: str = "fp32",
         cache_dir: str | Path | None = None,
         mask_input: bool = False,
+        accelerate: str = "none",
     ):
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
-        self.predictor = SamPredictor(sam)
+        # the encoder as configured (clickbench.models.accelerate; "none" leaves it as built)
+        self.accelerate = accelerate
+        self.predictor = SamPredictor(acceleration.apply(sam, accelerate))
         self.variant = variant
         self.checkpoint_sha256 = checkpoint_sha256
         self.device = device
@@ -147,7 +151,9 @@ class SamModel(InteractiveModel):
             "precision": self.precision,
             "device": self._device_type(),
         }
-        return cache_key(*meta.values()), meta
+        if self.accelerate != "none":  # plain entries keep the keys they always had
+            meta["accelerate"] = self.accelerate
+        return cache_key(**meta), meta
 
     @torch.no_grad()
     def encode(self, images: Sequence[np.ndarray]) -> list[Embedding]:
@@ -325,6 +331,7 @@ def build(
         precision=precision,
         cache_dir=cache_dir,
         mask_input=bool(spec["mask_input"]),
+        accelerate=spec["accelerate"],
     )
 
 

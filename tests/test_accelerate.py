@@ -1,0 +1,289 @@
+"""Accelerated SAM encoders (clickbench.models.accelerate) against segment-anything's own.
+
+Small sizes here; benchmarks/models.py repeats the equality check on full-size vit_b weights.
+The check's limits are the issue's: embedding relative error <= 1e-3 in fp32, mean |dIoU|
+<= 1e-3, no kept-mask choice changed.
+"""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from conftest import GRABCUT, REPO, requires_grabcut, run_script
+from segment_anything.modeling.image_encoder import Attention
+
+from clickbench import config as cbconfig
+from clickbench.datasets import load_ground_truth, load_image
+from clickbench.embedding_cache import cache_key, count_encodings
+from clickbench.models import accelerate, registry
+from clickbench.models.sam import SamModel
+from clickbench.models.tiny import make_tiny_checkpoint, make_tiny_model
+from clickbench.protocols import run_loop
+
+EMBEDDING_RTOL = 1e-3
+MEAN_DIOU = 1e-3
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def attention(size: int, dim: int = 64, heads: int = 4, seed: int = 0) -> Attention:
+    """segment-anything's Attention with random (non-zero) relative positions."""
+    torch.manual_seed(seed)
+    a = Attention(dim, heads, use_rel_pos=True, input_size=(size, size)).eval()
+    with torch.no_grad():
+        a.rel_pos_h.normal_(0, 0.5)
+        a.rel_pos_w.normal_(0, 0.5)
+    return a
+
+
+@pytest.mark.parametrize("batch,size", [(1, 16), (6, 14)])  # a global grid; windows
+def test_sdpa_attention_equals_segment_anythings(batch, size):
+    ref = attention(size)
+    fast = copy.deepcopy(ref)
+    accelerate.apply_to_attention(fast)
+    assert type(fast) is accelerate.SdpaAttention
+    x = torch.randn(batch, size, size, 64, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        want, got = ref(x), fast(x)
+        # the relative positions matter here: without them the output moves by far more
+        plain = copy.deepcopy(ref)
+        plain.use_rel_pos = False
+        assert accelerate.relative_error(plain(x), want) > 0.1
+    assert got.shape == want.shape
+    assert accelerate.relative_error(got, want) < 1e-5
+
+
+def test_rel_pos_bias_is_add_decomposed_rel_pos():
+    """The mask is exactly the term segment-anything adds to the attention logits."""
+    from segment_anything.modeling.image_encoder import add_decomposed_rel_pos
+
+    a = attention(8, dim=16, heads=2)
+    q = torch.randn(3, 2, 64, 8, generator=torch.Generator().manual_seed(2))
+    zeros = torch.zeros(6, 64, 64)
+    want = add_decomposed_rel_pos(
+        zeros, q.reshape(6, 64, 8), a.rel_pos_h, a.rel_pos_w, (8, 8), (8, 8)
+    )
+    got = accelerate.rel_pos_bias(q, a.rel_pos_h, a.rel_pos_w, (8, 8))
+    torch.testing.assert_close(got.reshape(6, 64, 64), want, rtol=1e-6, atol=1e-6)
+
+
+def test_apply_keeps_the_weights_and_rejects_unknown_modes():
+    sam = tiny_sam()
+    before = {k: v.clone() for k, v in sam.state_dict().items()}
+    assert accelerate.mode_of(sam) == "none"
+    assert accelerate.apply(sam, "none") is sam and accelerate.mode_of(sam) == "none"
+    accelerate.apply(sam, "sdpa")
+    assert accelerate.mode_of(sam) == "sdpa"
+    assert accelerate.apply(sam, "sdpa") is sam  # again: nothing changes
+    after = sam.state_dict()
+    assert list(after) == list(before)
+    assert all(torch.equal(after[k], before[k]) for k in before)
+    with pytest.raises(ValueError, match="accelerate must be one of none, sdpa, compile"):
+        accelerate.apply(sam, "fast")
+
+
+def test_apply_names_an_encoder_it_cannot_accelerate():
+    sam = make_tiny_model("sam", 0)
+    sam.image_encoder = torch.nn.Conv2d(3, 64, 16, 16)
+    with pytest.raises(ValueError, match="found no segment-anything Attention block in Conv2d"):
+        accelerate.apply(sam, "sdpa")
+
+
+# ------------------------------------------------------------ the whole model, real photos
+PHOTOS = ("106024", "124080", "153077")
+
+
+@pytest.fixture(scope="module")
+def photos():
+    if not (GRABCUT / "data_GT").is_dir():
+        pytest.skip(f"the GrabCut benchmark is not at {GRABCUT}")
+    out = []
+    for stem in PHOTOS:
+        image = load_image(GRABCUT / "data_GT" / f"{stem}.jpg")
+        gt, ignore = load_ground_truth(
+            GRABCUT / "boundary_GT" / f"{stem}.bmp", "grabcut", image.shape
+        )
+        out.append((image, gt, ignore))
+    return out
+
+
+def tiny_sam(seed: int = 0):
+    """The tiny SAM with non-zero relative positions (trained SAMs have them)."""
+    return accelerate.randomize_rel_pos(make_tiny_model("sam", seed), seed=seed)
+
+
+def tiny_pair(mode: str):
+    plain = SamModel(tiny_sam(), variant="tiny", checkpoint_sha256="t")
+    fast = SamModel(tiny_sam(), variant="tiny", checkpoint_sha256="t", accelerate=mode)
+    tables = [p for n, p in fast.sam.named_parameters() if "rel_pos" in n]
+    assert len(tables) == 4 and all(p.abs().min() > 0 for p in tables)
+    return plain, fast
+
+
+@requires_grabcut()
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_sdpa_sam_equals_plain_sam_on_grabcut_photos(photos, precision):
+    """Embeddings, every candidate's IoU and the kept mask over 5 simulated clicks on real
+    photos: the sdpa encoder against the plain one (both in ``precision``), the plain loop's
+    clicks replayed."""
+    plain, fast = tiny_pair("sdpa")
+    plain.precision = fast.precision = precision
+    diffs = []
+    for image, gt, ignore in photos:
+        a, b = plain.encode([image])[0], fast.encode([image])[0]
+        assert a.input_size == b.input_size and a.original_size == b.original_size
+        err = accelerate.relative_error(b.features, a.features)
+        assert err <= (EMBEDDING_RTOL if precision == "fp32" else 2e-2), err
+        plain.set_embedding(a)
+        fast.set_embedding(b)
+        ref = run_loop(plain, gt, ignore, strategy="max_score", max_clicks=5)
+        other = run_loop(fast, gt, ignore, strategy="max_score", max_clicks=5, clicks=ref.clicks)
+        diffs.append(accelerate.trace_differences(ref, other))
+    abs_diou = [d for x in diffs for d in x["abs_diou"]]
+    assert len(abs_diou) == 3 * 5 * 4
+    assert np.mean(abs_diou) <= MEAN_DIOU
+    assert sum(x["choices_changed"] for x in diffs) == 0
+    if precision == "fp32":
+        assert max(abs_diou) <= 1e-3
+
+
+def test_trace_differences_counts_what_changed(photos):
+    """A different model (another seed) is not "equal": the check can fail."""
+    image, gt, ignore = photos[0]
+    a = SamModel(tiny_sam(0), variant="tiny", checkpoint_sha256="a")
+    b = SamModel(tiny_sam(3), variant="tiny", checkpoint_sha256="b")
+    a.set_image(image)
+    b.set_image(image)
+    ref = run_loop(a, gt, ignore, strategy="max_score", max_clicks=5)
+    other = run_loop(b, gt, ignore, strategy="max_score", max_clicks=5, clicks=ref.clicks)
+    d = accelerate.trace_differences(ref, other)
+    assert d["steps"] == 5 and np.mean(d["abs_diou"]) > MEAN_DIOU and d["pixels_changed"] > 0
+    same = accelerate.trace_differences(ref, ref)
+    assert same["choices_changed"] == 0 and max(same["abs_diou"]) == 0
+    with pytest.raises(ValueError, match="same clicks"):
+        shorter = run_loop(a, gt, ignore, strategy="max_score", max_clicks=2, clicks=ref.clicks)
+        accelerate.trace_differences(ref, shorter)
+
+
+@requires_grabcut()
+def test_compile_sam_equals_plain_sam(photos):
+    """torch.compile of the sdpa encoder (TorchInductor builds C++ kernels: slow the first
+    time) gives the same embedding."""
+    plain, fast = tiny_pair("compile")
+    assert accelerate.mode_of(fast.sam) == "compile"
+    image = photos[0][0]
+    a, b = plain.encode([image])[0], fast.encode([image])[0]
+    assert accelerate.relative_error(b.features, a.features) <= EMBEDDING_RTOL
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_sdpa_sam_equals_plain_sam_on_cuda(precision):
+    """On a GPU, scaled_dot_product_attention takes another kernel than on a CPU."""
+    image = (np.random.default_rng(0).random((300, 400, 3)) * 255).astype(np.uint8)
+    feats = []
+    for mode in ("none", "sdpa"):
+        m = SamModel(
+            tiny_sam().to("cuda"),
+            variant="tiny",
+            checkpoint_sha256="t",
+            device="cuda",
+            precision=precision,
+            accelerate=mode,
+        )
+        feats.append(m.encode([image])[0].features)
+    limit = EMBEDDING_RTOL if precision == "fp32" else 2e-2
+    assert accelerate.relative_error(feats[1], feats[0]) <= limit
+
+
+# ------------------------------------------------------------ config, cache, provenance
+def test_cache_key_takes_the_acceleration_and_keeps_plain_keys():
+    parts = ("i" * 64, "c" * 64, "vit_b", "fp32", "cpu")
+    plain = cache_key(*parts)
+    assert cache_key(*parts, accelerate="none") == plain  # entries made before the setting
+    keys = {plain, cache_key(*parts, accelerate="sdpa"), cache_key(*parts, accelerate="compile")}
+    assert len(keys) == 3
+
+
+def test_build_reads_accelerate_and_caches_apart(tmp_path):
+    ckpt = make_tiny_checkpoint("sam", tmp_path / "sam.pth")
+    spec = {"type": "sam", "variant": "tiny", "checkpoint": {"path": str(ckpt)}}
+    image = (np.random.default_rng(0).random((60, 80, 3)) * 255).astype(np.uint8)
+    plain = registry.build(spec, cache_dir=tmp_path / "cache")
+    fast = registry.build({**spec, "accelerate": "sdpa"}, cache_dir=tmp_path / "cache")
+    assert (plain.accelerate, accelerate.mode_of(plain.sam)) == ("none", "none")
+    assert (fast.accelerate, accelerate.mode_of(fast.sam)) == ("sdpa", "sdpa")
+    plain.set_image(image)
+    fast.set_image(image)
+    plain.set_image(image)
+    assert count_encodings(tmp_path / "cache") == 2  # one per mode, the second plain a hit
+    assert (plain.last_hit, fast.last_hit) == (True, False)
+    key, meta = fast._key(image)
+    assert meta["accelerate"] == "sdpa" and key != plain._key(image)[0]
+    assert "accelerate" not in plain._key(image)[1]
+
+
+def base_config(**model):
+    return {
+        "dataset": {"name": "x", "layout": "generic", "root": "r"},
+        "models": {"m": model},
+        "protocols": {"noc": {"models": ["m"]}},
+    }
+
+
+def test_config_default_is_none_and_only_sam_accelerates():
+    sam = {"type": "sam", "checkpoint": {"path": "s.pth"}}
+    assert cbconfig.validate(base_config(**sam))["models"]["m"]["accelerate"] == "none"
+    for mode in ("sdpa", "compile"):
+        got = cbconfig.validate(base_config(**sam, accelerate=mode))
+        assert got["models"]["m"]["accelerate"] == mode
+    with pytest.raises(cbconfig.ConfigError, match="models.m.accelerate"):
+        cbconfig.validate(base_config(**sam, accelerate="fast"))
+    with pytest.raises(cbconfig.ConfigError, match="models.m.accelerate"):
+        cbconfig.validate(base_config(type="grabcut", accelerate="sdpa"))
+
+
+def test_provenance_records_each_sams_acceleration(tmp_path):
+    ckpt = make_tiny_checkpoint("sam", tmp_path / "sam.pth")
+    cfg = base_config(type="sam", variant="tiny", checkpoint={"path": str(ckpt)}, accelerate="sdpa")
+    cfg["models"]["g"] = {"type": "grabcut"}
+    cfg = cbconfig.validate(cfg)
+    out = tmp_path / "provenance.yaml"
+    run_script(
+        "provenance.py",
+        tmp_path,
+        inputs={},
+        outputs={"provenance": str(out)},
+        params={"config": cfg, "models": cfg["models"], "skipped": []},
+    )
+    record = yaml.safe_load(out.read_text())
+    assert record["accelerate"] == {"m": "sdpa"}
+    assert record["config"]["models"]["m"]["accelerate"] == "sdpa"
+
+
+# ------------------------------------------------------------ the GPU script on this machine
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA path")
+def test_gpu_script_skips_cleanly_without_cuda(tmp_path):
+    proc = subprocess.run(
+        ["bash", str(REPO / "benchmarks" / "gpu.sh"), str(tmp_path / "gpu.json")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "no CUDA device" in proc.stdout and "skipped" in proc.stdout
+    assert not Path(tmp_path / "gpu.json").exists()
