@@ -101,6 +101,8 @@ def _synthesise(args) -> None:
         masks, clicks = _loop(gt, sd, n_cand, rng)
         flat = masks.reshape(-1, *gt.shape)
         ious = metrics.iou_batch(gt, ignore, flat).reshape(CLICKS, n_cand).astype(np.float32)
+        # the browser shows IoU only; the rows need a boundary IoU per candidate too
+        bious = ious.copy()
         scores = rng.random((CLICKS, n_cand)).astype(np.float32)
         multi = np.arange(min(n_cand, 3), dtype=np.int16)
         if strategy == "oracle":
@@ -114,6 +116,7 @@ def _synthesise(args) -> None:
             masks=masks,
             scores=scores,
             ious=ious,
+            bious=bious,
             chosen=chosen.astype(np.int16),
             multi=multi,
             single=3 if n_cand > 1 else -1,
@@ -129,7 +132,14 @@ def _synthesise(args) -> None:
             t = trace(n_cand, "max_score")
             if protocol == "first_click":
                 t = Trace(
-                    t.clicks[:1], t.masks[:1], t.scores[:1], t.ious[:1], t.chosen[:1], t.multi, 3
+                    t.clicks[:1],
+                    t.masks[:1],
+                    t.scores[:1],
+                    t.ious[:1],
+                    t.chosen[:1],
+                    t.multi,
+                    3,
+                    bious=t.bious[:1],
                 )
             traces = {"max_score": t}
         path = Path(out) / "runs" / protocol / model / slug / f"{sample.image_id}.npz"

@@ -245,7 +245,7 @@ def base_config(**model):
 
 
 def test_config_default_is_none_and_only_sam_accelerates():
-    sam = {"type": "sam", "checkpoint": {"path": "s.pth"}}
+    sam = {"type": "sam", "variant": "tiny", "checkpoint": {"path": "s.pth"}}
     assert cbconfig.validate(base_config(**sam))["models"]["m"]["accelerate"] == "none"
     for mode in ("sdpa", "compile"):
         got = cbconfig.validate(base_config(**sam, accelerate=mode))

@@ -78,6 +78,7 @@ def sample(tmp_path_factory):
             ]
         )
         ious = metrics.iou_batch(gt, None, masks.reshape(-1, *shape)).reshape(n_clicks, n_cand)
+        bious = metrics.boundary_iou_batch(gt, None, masks.reshape(-1, *shape))
         scores = rng.random((n_clicks, n_cand)).astype(np.float32)
         chosen = np.asarray(
             [chosen_rule(scores[k], ious[k]) for k in range(n_clicks)], dtype=np.int16
@@ -90,6 +91,7 @@ def sample(tmp_path_factory):
             ious=ious.astype(np.float32),
             chosen=chosen,
             multi=np.arange(n_cand, dtype=np.int16),
+            bious=bious.reshape(n_clicks, n_cand).astype(np.float32),
         )
 
     loops = {
@@ -189,6 +191,7 @@ def test_an_ignore_band_is_its_own_mask(tmp_path):
         ious=np.ones((1, 1), np.float32),
         chosen=np.zeros(1, np.int16),
         multi=np.zeros(1, np.int16),
+        bious=np.ones((1, 1), np.float32),
     )
     save_traces(tmp_path / "t.npz", {"max_score": loop})
     rows = trace_rows(

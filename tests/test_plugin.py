@@ -45,7 +45,9 @@ def test_example_segments_the_clicked_colour():
 
 
 def test_factory_errors_name_the_problem(tmp_path, monkeypatch):
-    with pytest.raises(PluginError, match="expected 'module:function'"):
+    # the block is validated first: a factory not of the form module:function is a
+    # config error naming the key
+    with pytest.raises(ConfigError, match="models.model.factory: 'color_model' does not match"):
         registry.build({"type": "python", "factory": "color_model"})
     with pytest.raises(PluginError, match="cannot import 'no_such_module_x'"):
         registry.build({"type": "python", "factory": "no_such_module_x:build"})

@@ -62,6 +62,7 @@ RESULT_MODULES = (
     "clicks.py",
     "config.py",
     "datasets.py",
+    "dedup",
     "embedding_cache.py",
     "errors.py",
     "instances.py",
@@ -91,6 +92,10 @@ PACKAGES = (
     "torchvision",
     "segment-anything",
     "ritm-annotation",
+    "sam2",
+    "segment-anything-hq",
+    "timm",
+    "efficientsam",
 )
 
 

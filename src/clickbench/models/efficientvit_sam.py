@@ -140,6 +140,7 @@ class EfficientVitSamModel(SamModel):
         self.device = device
         self.precision = precision
         self.mask_input = mask_input
+        self.accelerate = "none"  # the schema allows no other value for this type
         self.cache = EmbeddingCache(cache_dir) if cache_dir is not None else None
         self.encodings = 0
         self.last_hit: bool | None = None
