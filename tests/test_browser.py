@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -363,6 +364,13 @@ def start_chromium(profile: str):
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     driver.set_page_load_timeout(60)
     return driver
+
+
+def test_without_chromium_the_page_tests_skip_saying_how_to_get_it(monkeypatch, tmp_path):
+    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", tmp_path / "no-chromium")
+    reason = chromium_unavailable()
+    assert reason and "apt-get install chromium chromium-driver" in reason
+    assert str(tmp_path / "no-chromium") in reason
 
 
 @pytest.fixture(scope="module")
