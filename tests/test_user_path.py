@@ -27,10 +27,8 @@ from conftest import GRABCUT, REPO, requires_grabcut
 pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("user_path")]
 
 DOCS = ("README.md", "config/README.md", "profiles/README.md")
-#: the run configs shipped in config/ (checkpoints.yaml is the checkpoint catalogue)
-SHIPPED = sorted(
-    p.name for p in (REPO / "config").glob("*.yaml") if p.name not in ("checkpoints.yaml",)
-)
+#: the run configs shipped in config/
+SHIPPED = sorted(p.name for p in (REPO / "config").glob("*.yaml"))
 BENCHMARK_LAYOUTS = {"berkeley.yaml", "davis.yaml", "coco_mval.yaml", "grabcut.yaml"}
 
 

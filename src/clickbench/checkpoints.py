@@ -28,7 +28,7 @@ Optional models whose checkpoint is absent are skipped with one warning per chec
 (:func:`absent_optional`). Generating tiny test checkpoints is not this module's job: the
 checkpoint rule's script calls :mod:`clickbench.models.tiny` for ``generate: tiny``.
 
-The catalogue of official checkpoints (URLs, SHA-256, sizes) is ``config/checkpoints.yaml``.
+The catalogue of official checkpoints (URLs, SHA-256, sizes) is ``clickbench/data/checkpoints.yaml``.
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ from clickbench.errors import BadInputError
 
 log = logging.getLogger(__name__)
 
-CATALOGUE_PATH = Path(__file__).resolve().parents[2] / "config" / "checkpoints.yaml"
+#: the catalogue of official checkpoints, shipped with the package
+CATALOGUE_PATH = Path(__file__).resolve().parent / "data" / "checkpoints.yaml"
 
 #: a stamp is trusted only for files last modified at least this long before it was written
 RACY_NS = 2_000_000_000

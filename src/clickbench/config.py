@@ -11,7 +11,8 @@ import yaml
 
 from clickbench.models.registry import HEAVY_TYPES
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schema" / "config.schema.yaml"
+#: the config schema, shipped with the package (``pip install .`` carries it)
+SCHEMA_PATH = Path(__file__).resolve().parent / "data" / "config.schema.yaml"
 
 
 class ConfigError(ValueError):

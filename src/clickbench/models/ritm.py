@@ -8,7 +8,7 @@ zoom_in_params={"target_size": 400})`` (600 on DAVIS); ``get_predictor`` itself 
 parameters keep their defaults (``skip_clicks=1, expansion_ratio=1.4, min_crop_size=200,
 recompute_thresh_iou=0.5``). :func:`build` reproduces exactly that; the config may change
 ``brs_mode``, ``zoom_in`` (on/off), ``prob_thresh`` and ``zoom_in_target_size``, whose
-defaults (RITM's values above) are the schema's (``config/schema``, :data:`DEFAULTS`).
+defaults (RITM's values above) are the schema's (``clickbench/data/config.schema.yaml``, :data:`DEFAULTS`).
 
 Checkpoints as RITM publishes them: ``{"state_dict", "config"}`` saved by RITM's trainer,
 whose config names the model class under RITM's own package, e.g.
