@@ -413,7 +413,7 @@ def test_split_name_without_a_mask_names_the_file_looked_for(voc_root):
 
 def test_object_ids_are_remembered_between_runs(sbd_root, tmp_path, monkeypatch):
     """Discovery reads each instance mask once, then takes its ids from the cache until the
-    file changes (SBD's 2857 val masks take about a minute to read)."""
+    file changes."""
     cfg = {"name": "SBD", "layout": "sbd", "root": str(sbd_root), "split": "val"}
     cache = tmp_path / "cache"
     first = datasets.scan(cfg, cache)
