@@ -464,3 +464,27 @@ def test_runner_scores_each_object_against_its_own_mask(tmp_path):
         assert positive == 1 and gt[row, col]
         want = metrics.iou_batch(gt, None, trace.masks[0])
         np.testing.assert_allclose(trace.ious[0], want, rtol=1e-6)
+
+
+def test_config_readme_dataset_blocks_validate():
+    """The instance-dataset blocks config/README.md shows pass the schema, and a dataset
+    block without a needed key does not."""
+    import re
+
+    import yaml
+
+    from clickbench import config
+
+    readme = (Path(__file__).resolve().parents[1] / "config" / "README.md").read_text()
+    blocks = [yaml.safe_load(b) for b in re.findall(r"`(\{name: [^`]+\})`", readme)]
+    assert {b["layout"] for b in blocks} == {"sbd", "pascal_voc", "coco_json", "instances"}
+    rest = {
+        "dedup": {"method": "none"},
+        "models": {"g": {"type": "grabcut"}},
+        "protocols": {"noc": {"models": ["g"]}},
+    }
+    for block in blocks:
+        config.validate({"dataset": block, **rest})
+    coco = next(b for b in blocks if b["layout"] == "coco_json")
+    with pytest.raises(config.ConfigError, match="annotations"):
+        config.validate({"dataset": {k: v for k, v in coco.items() if k != "annotations"}, **rest})
