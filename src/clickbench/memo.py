@@ -69,7 +69,6 @@ RESULT_MODULES = (
     "masks.py",
     "memo.py",
     "metrics.py",
-    "native.py",
     "protocols.py",
     "runner.py",
     "samples.py",
