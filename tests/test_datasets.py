@@ -10,8 +10,9 @@ import pytest
 from PIL import Image
 
 from clickbench import datasets
-from clickbench.datasets import check_slugs, discover, find_native, scan, scan_native, slug
+from clickbench.datasets import check_slugs, discover, scan, slug
 from clickbench.errors import BadInputError
+from clickbench.native import find_native, scan_native
 
 GRABCUT = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "GrabCut"
 

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from clickbench import contact_sheet, datasets, dedup, demo
+from clickbench import contact_sheet, datasets, dedup, demo, native
 from clickbench.dedup_eval import pair_scores
 from clickbench.errors import BadInputError
 
@@ -132,7 +132,7 @@ def test_index_rule_comparison_counts_rotated_picks(demo_set):
 
 def test_native_originals_matched_to_their_groups(demo_set):
     base, manifest, _, tables = demo_set
-    found = datasets.find_native(base / "Fish_Dataset")
+    found = native.find_native(base / "Fish_Dataset")
     assert set(found) == set(DEMO["species"])
     for species, table in tables.items():
         match = dedup.match_native(found[species], table)

@@ -1,6 +1,6 @@
 """Datasets: the one import for finding, loading and validating a dataset's samples.
 
-The work is split along its seams; this module gathers their public names:
+The work is split along its seams; this module gathers the public names of four of them:
 
 - :mod:`clickbench.samples`: the records (:class:`Sample`, :class:`Stray`,
   :class:`Discovery`, :class:`Skipped`, :class:`Note`), sample ids of objects
@@ -10,8 +10,11 @@ The work is split along its seams; this module gathers their public names:
 - :mod:`clickbench.instances`: layouts whose masks hold several objects (``instances``,
   ``sbd``, ``pascal_voc``, ``coco_json``);
 - :mod:`clickbench.loading`: reading an image and its ground truth, validated, per layout
-  (:func:`load_image`, :func:`load_ground_truth`, :func:`load_sample`, :func:`try_load`);
-- :mod:`clickbench.native`: the fish dataset's mask-less originals (``NA_Fish_Dataset``).
+  (:func:`load_image`, :func:`load_ground_truth`, :func:`load_sample`, :func:`try_load`).
+
+The fish dataset's mask-less originals (``NA_Fish_Dataset``) are :mod:`clickbench.native`'s,
+not re-exported here: matching them uses dedup's hashes, which no per-image result depends on
+(the run memo fingerprints what this module imports, :data:`clickbench.memo.RESULT_MODULES`).
 """
 
 from __future__ import annotations
@@ -39,7 +42,6 @@ from clickbench.loading import (
     load_sample,
     try_load,
 )
-from clickbench.native import NativeScan, find_native, scan_native
 from clickbench.samples import (
     Discovery,
     Note,
@@ -65,14 +67,12 @@ __all__ = [
     "NEAR_BINARY",
     "ON_BAD_INPUT",
     "Discovery",
-    "NativeScan",
     "Note",
     "Sample",
     "Skipped",
     "Stray",
     "check_slugs",
     "discover",
-    "find_native",
     "fish_class_root",
     "instance_of",
     "load_ground_truth",
@@ -80,7 +80,6 @@ __all__ = [
     "load_sample",
     "object_id",
     "scan",
-    "scan_native",
     "slug",
     "split_object_id",
     "try_load",

@@ -227,8 +227,8 @@ class ObjectIndex:
     """The object ids of instance masks, remembered on disk between runs.
 
     Discovery needs every mask's ids (one sample per object), and the workflow discovers at
-    every start (on a cluster, in every job): reading SBD's 2857 ``val`` masks takes about a
-    minute. Entries are keyed by the mask's path, modification time and size, so a changed
+    every start (on a cluster, in every job): without this it would read all of SBD's 2857
+    ``val`` masks each time. Entries are keyed by the mask's path, modification time and size, so a changed
     mask is read again. ``path=None`` remembers nothing. The file is written atomically;
     two runs writing it at once leave one of their complete versions.
     """

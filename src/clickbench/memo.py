@@ -71,7 +71,6 @@ RESULT_MODULES = (
     "masks.py",
     "memo.py",
     "metrics.py",
-    "native.py",
     "prompts.py",
     "protocols.py",
     "runner.py",

@@ -15,6 +15,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
+from clickbench import dedup
 from clickbench.errors import BadInputError
 from clickbench.layouts import (
     FISH_DIR,
@@ -136,10 +139,6 @@ def match_table(root: str | Path | None, tables, max_distance: int | None = None
     ``tables`` (``{class: dedup table}``). Header-only when ``root`` is ``None`` (not the fish
     layout) or has no ``NA_Fish_Dataset``; a class with no NA folder lists its groups as
     ``no_native``."""
-    import pandas as pd
-
-    from clickbench import dedup
-
     found = find_native(root) if root else {}
     if root and not found:
         log.info("no NA_Fish_Dataset found for %s", root)
