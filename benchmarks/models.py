@@ -337,6 +337,8 @@ def user_config(configfile: Path, work: Path) -> dict:
         ck = spec.get("checkpoint")
         if ck and "path" in ck:
             ck["path"] = str(Path(ck["path"]).resolve())
+        if spec.get("type") == "python" and "path" in spec:  # a plugin's module folder
+            spec["path"] = str(Path(spec["path"]).resolve())
     return cfg
 
 

@@ -1,7 +1,7 @@
 """Provide one model checkpoint: generate a tiny one (`generate: tiny`) or download + verify.
 
 snakemake.params.spec       the model's `checkpoint:` block (path, url, sha256, generate, seed)
-snakemake.params.type       the model type, `sam` or `ritm` (which tiny model to generate)
+snakemake.params.type       the model type (which tiny model to generate: registry.TINY_CHECKPOINTS)
 snakemake.output.checkpoint where the checkpoint goes
 snakemake.log[0]            the log
 """

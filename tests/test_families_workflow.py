@@ -55,15 +55,16 @@ SAM_LIKE = ("sam2_tiny", "hq_sam_tiny", "efficientvit_sam_tiny")
 def families_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("families_run")
     cfg = copy.deepcopy(TEST_CONFIG)
-    cfg["dataset"]["demo"]["species"] = ["Shrimp"]
+    cfg["dataset"]["demo"].update(species=["Shrimp"], originals=2, copies=1)
     cfg["models"] = FAMILIES
     cfg["protocols"] = {
-        "noc": {"models": list(FAMILIES), "max_clicks": 3},
+        "noc": {"models": list(FAMILIES), "max_clicks": 2},
         "first_click": {"models": list(SAM_LIKE)},
         "replay": {"source": "color", "models": list(SAM_LIKE)},
     }
     path = write_config(workdir, cfg)
-    snakemake(workdir, "--cores", "2", configfile=path)
+    # five model types x two images: generous for a shared, loaded machine
+    snakemake(workdir, "--cores", "2", configfile=path, timeout=2700)
     return workdir
 
 

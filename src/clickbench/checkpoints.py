@@ -26,7 +26,7 @@ Loading discipline, the same for every model family (:func:`read_torch`, :func:`
 
 Optional models whose checkpoint is absent are skipped with one warning per checkpoint
 (:func:`absent_optional`). Generating tiny test checkpoints is not this module's job: the
-checkpoint rule's script calls :mod:`clickbench.models.tiny` for ``generate: tiny``.
+checkpoint rule's script calls :func:`clickbench.models.registry.make_tiny_checkpoint` for ``generate: tiny``.
 
 The catalogue of official checkpoints (URLs, SHA-256, sizes) is ``clickbench/data/checkpoints.yaml``.
 """

@@ -7,6 +7,7 @@
         type: python
         factory: "my_models:build"     # module:function, imported by name
         path: examples                 # optional: a folder put first on sys.path
+                                       # (relative to the working directory)
         options: {threshold: 0.5}      # optional: free-form, for the factory
 
 The factory is called as the built-in builders are (:mod:`clickbench.models.registry`)::
