@@ -55,9 +55,10 @@ def test_every_rotation_angle_joins_its_photo(package_photos, name):
 
 def test_angle_and_scale_are_recovered_at_every_angle(package_photos):
     """The fitted photo rectangle of every rotation of a real photo (1 to 359 degrees, also JPEG
-    re-encoded): angle within 0.5 degrees (modulo 90; 0.31 measured), scale within 2%. Fill is found at every
-    angle at least 2 degrees off a multiple of 180 (closer, its slivers may miss a corner
-    patch: the crop is then taken unrotated, and the verification's rotation limit covers it)."""
+    re-encoded): angle within 0.5 degrees (modulo 90; 0.31 measured), scale within 2%. Fill is
+    found at every angle at least 2 degrees off a multiple of 180 (closer, its slivers may miss
+    a corner patch: the crop is then taken unrotated, and the verification's rotation limit
+    covers it)."""
     photo = {p.name: p for p in package_photos}["chelsea"].image
     rng = np.random.default_rng(8)
     worst_angle = worst_scale = 0.0
