@@ -14,9 +14,7 @@ from clickbench.config import ConfigError, load, validate
 SHIPPED = sorted((REPO / "config").glob("*.yaml"))
 
 
-@pytest.mark.parametrize(
-    "path", SHIPPED, ids=lambda p: p.name
-)
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
 def test_shipped_configs_are_valid(path):
     cfg = load(path)
     assert cfg["dataset"]["name"]
