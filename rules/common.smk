@@ -36,24 +36,6 @@ METRICS = config.get("metrics", {})
 
 
 # ---------------------------------------------------------------- samples
-def _planned_demo_samples():
-    """The demo's samples before it is generated: its file names follow from config."""
-    from clickbench import demo as cbdemo
-
-    root = Path(DATASET["root"])
-    samples = []
-    for path in cbdemo.planned_files(root, DEMO):
-        p = Path(path)
-        if (
-            p.suffix == ".png"
-            and p.parent.parent.parent == root
-            and p.parent.name == p.parent.parent.name
-        ):
-            mask = p.parent.parent / f"{p.parent.name} GT" / p.name
-            samples.append(cbdatasets.Sample(p.parent.name, p.stem, p, mask))
-    return sorted(samples, key=lambda s: (s.cls, s.image_id))
-
-
 #: the dataset's URL can be fetched by the workflow (rule download_dataset); a Kaggle page
 #: cannot (it needs an account): for those the error below says how to get the data
 CAN_DOWNLOAD = (
@@ -76,7 +58,9 @@ def _discover():
     # being generated while a cluster job re-reads this file) the planned names are the truth
     manifest = Path(DATASET["root"]).parent / "manifest.tsv"
     if DEMO is not None and not manifest.exists():
-        return _planned_demo_samples()
+        from clickbench import demo as cbdemo
+
+        return cbdemo.planned_samples(DATASET["root"], DEMO)
     if NEED_DOWNLOAD:
         print(
             f"clickbench: dataset.root {DATASET['root']} is absent: this run downloads it from "

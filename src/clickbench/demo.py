@@ -54,6 +54,9 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from clickbench.layouts import fish_dirs
+from clickbench.samples import Sample
+
 FRAME_H, FRAME_W = 445, 590
 DEFAULT_SPECIES = ("Hourse Mackerel", "Gilt-Head Bream", "Shrimp")
 TRANSFORM_CYCLE = ("rotate", "hflip", "rot90", "vflip", "rot180", "rot270")
@@ -104,6 +107,21 @@ def _block_size(cfg: dict) -> int:
     return cfg["copies"] + 1
 
 
+def planned_samples(root: str | Path, demo_cfg: Mapping | None) -> list[Sample]:
+    """The samples :func:`generate` will write (image and mask paths, from the configuration
+    alone), sorted by (class, image id), as :func:`clickbench.datasets.discover` will find
+    them once generated."""
+    cfg = _settings(demo_cfg)
+    n = cfg["originals"] * _block_size(cfg)
+    samples = []
+    for species in cfg["species"]:
+        img_dir, gt_dir = fish_dirs(root, species)
+        for i in range(1, n + 1):
+            name = f"{i:05d}.png"
+            samples.append(Sample(species, name[:-4], img_dir / name, gt_dir / name))
+    return sorted(samples, key=lambda s: (s.cls, s.image_id))
+
+
 def planned_files(root: str | Path, demo_cfg: Mapping | None) -> list[str]:
     """Every file :func:`generate` writes under ``root`` and ``root/../NA_Fish_Dataset``.
 
@@ -117,9 +135,10 @@ def planned_files(root: str | Path, demo_cfg: Mapping | None) -> list[str]:
     out: list[str] = []
     n = cfg["originals"] * _block_size(cfg)
     for k, species in enumerate(cfg["species"]):
+        img_dir, gt_dir = fish_dirs(root, species)
         for i in range(1, n + 1):
-            out.append(str(root / species / species / f"{i:05d}.png"))
-            out.append(str(root / species / f"{species} GT" / f"{i:05d}.png"))
+            out.append(str(img_dir / f"{i:05d}.png"))
+            out.append(str(gt_dir / f"{i:05d}.png"))
         if cfg["native"]:
             with_native, extra = _native_plan(k, cfg["originals"])
             for j in range(1, with_native + int(extra) + 1):
@@ -873,8 +892,7 @@ def generate(
     native_root = base / "NA_Fish_Dataset"
     rows = []
     for k, name in enumerate(cfg["species"]):
-        img_dir = root / name / name
-        gt_dir = root / name / f"{name} GT"
+        img_dir, gt_dir = fish_dirs(root, name)
         originals_img: dict[int, np.ndarray] = {}
         species_rows = []
         for item in species_images(seed, name, originals, copies):

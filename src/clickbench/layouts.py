@@ -55,6 +55,14 @@ NATIVE_DIR = "NA_Fish_Dataset"
 FISH_GT_SUFFIX = " GT"
 
 
+def fish_dirs(class_root: str | Path, cls: str) -> tuple[Path, Path]:
+    """The fish layout's image and mask folders of class ``cls``:
+    ``<class_root>/<cls>/<cls>/`` and ``<class_root>/<cls>/<cls> GT/`` (the one place that
+    spells them: the reader, the demo generator and the workflow's demo plan use it)."""
+    cdir = Path(class_root) / cls
+    return cdir / cls, cdir / f"{cls}{FISH_GT_SUFFIX}"
+
+
 def _is_image_file(path: Path) -> bool:
     return path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS and not _hidden(path)
 
@@ -162,7 +170,7 @@ def _scan_fish(root: Path, stray: list[Stray]) -> list[Sample]:
             stray.append(Stray(cdir, _stray_reason(cdir, "<Class>/<Class>/ folders")))
             continue
         cls = cdir.name
-        img_dir, gt_dir = cdir / cls, cdir / f"{cls}{FISH_GT_SUFFIX}"
+        img_dir, gt_dir = fish_dirs(class_root, cls)
         for path in sorted(cdir.iterdir()):
             if path not in (img_dir, gt_dir):
                 stray.append(Stray(path, _stray_reason(path, f"{cls}/ and {gt_dir.name}/")))
