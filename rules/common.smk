@@ -151,7 +151,9 @@ def protocols_of(model):
             continue
         block = dict(spec)
         if proto in LOOP_PER_STRATEGY:
-            block["strategies"] = MODELS[model].get("selection", ["max_score"])
+            selection = MODELS[model].get("selection", ["max_score"])
+            wanted = spec.get("strategies", selection)
+            block["strategies"] = [s for s in selection if s in wanted] or selection[:1]
         out[proto] = block
     return out
 

@@ -728,3 +728,22 @@ def test_trial_protocols_seeded_loops():
         assert {r["click"] for r in rows} <= {1, 2, 3, 4}
         for r in rows:
             assert 0.0 <= r["biou"] <= 1.0
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "grabcut.yaml"])
+def test_demo_and_grabcut_configs_run_every_protocol(name):
+    """The demo and the GrabCut benchmark config run every protocol, and the box protocol
+    lists a model without box prompts (its tables then say "not applicable")."""
+    from pathlib import Path
+
+    import yaml
+
+    from clickbench import config as cbconfig
+
+    path = Path(__file__).resolve().parents[1] / "config" / name
+    cfg = cbconfig.validate(yaml.safe_load(path.read_text()))
+    assert set(cfg["protocols"]) == set(protocols.PROTOCOLS)
+    types = {m: spec["type"] for m, spec in cfg["models"].items()}
+    assert {types[m] for m in cfg["protocols"]["box"]["models"]} >= {"sam", "ritm"}
+    for trial in protocols.TRIAL_PROTOCOLS:
+        assert cfg["protocols"][trial]["trials"] >= 2
