@@ -16,6 +16,7 @@ os.environ.update(
 from clickbench import config as cbconfig
 from clickbench.archives import download_refusal
 from clickbench import datasets as cbdatasets
+from clickbench import outputs as cboutputs
 from clickbench.errors import BadInputError
 from clickbench.checkpoints import absent_optional
 from clickbench.models.registry import HEAVY_TYPES

@@ -1,34 +1,9 @@
 """Per-image rows -> tables, figures, provenance and the summary; all cheap, all local."""
 
-# "selection" (dedup vs the study's index rule) is an extra named input of summary (its
-# paragraph)
-TABLES = [
-    "describe",
-    "per_class",
-    "noc",
-    "miou",
-    "ambiguity",
-    "paired",
-    "multiclick",
-    "selection",
-    # clickbench.protocol_tables: boxes, trials, boundary IoU
-    "boundary",
-    "prompts",
-    "trials",
-    "trials_per_image",
-    "protocol_paired",
-]
-# the summary plots (PNG and SVG, from the tables) and the image panels (PNG, drawn from the
-# per-image results and traces beside aggregate)
-PLOTS = [
-    "mean_iou_by_species",
-    "miou_curves",
-    "noc_bars",
-    "biou_curves",
-    "prompt_curves",
-    "noc_trials",
-]
-EXAMPLES = ["grid", "ambiguity_masks"]
+# every name comes from the library (clickbench.outputs), which builds exactly these
+TABLES = [*cboutputs.STUDY_TABLES, *cboutputs.PROTOCOL_TABLES]
+PLOTS = cboutputs.figures_of("plot")
+EXAMPLES = cboutputs.figures_of("image")
 
 
 localrules:

@@ -37,6 +37,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from clickbench import tables  # noqa: E402
+from clickbench.outputs import FIGURES  # noqa: E402
 from clickbench.protocols import Trace, load_traces  # noqa: E402
 
 #: colour-blind safe (Okabe-Ito), then tab10 for more methods
@@ -746,19 +747,6 @@ def build_ambiguity_rows(
             )
         out.append(row)
     return out
-
-
-#: figure name -> kind; plots may also be written as SVG
-FIGURES = {
-    "mean_iou_by_species": "plot",
-    "miou_curves": "plot",
-    "noc_bars": "plot",
-    "biou_curves": "plot",
-    "prompt_curves": "plot",
-    "noc_trials": "plot",
-    "grid": "image",
-    "ambiguity_masks": "image",
-}
 
 
 def declared_outputs(items: Iterable[tuple[str, str]], kind: str) -> dict[str, list[str]]:

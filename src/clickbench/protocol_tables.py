@@ -33,10 +33,11 @@ import pandas as pd
 
 from clickbench import metrics, stats
 from clickbench import tables as T
+from clickbench.outputs import PROTOCOL_TABLES
 from clickbench.protocols import BOX_PROTOCOL, TRIAL_PROTOCOLS
 
 #: the table names :func:`build_tables` returns, in order
-TABLES = ("boundary", "prompts", "trials", "trials_per_image", "protocol_paired")
+TABLES = PROTOCOL_TABLES
 
 
 @dataclass(frozen=True)

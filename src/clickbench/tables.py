@@ -39,6 +39,7 @@ import pandas as pd
 
 from clickbench import metrics, stats
 from clickbench.models.registry import SAM_FAMILY
+from clickbench.outputs import STUDY_TABLES
 from clickbench.protocols import COLUMNS
 
 #: columns of a per-image TSV, in order (docs/internals.md)
@@ -59,16 +60,7 @@ MULTI_CLICK = ("noc", "replay")
 #: their own tables, :mod:`clickbench.protocol_tables`)
 STUDY_PROTOCOLS = ("noc", "first_click", "replay")
 #: the table names :func:`build_tables` returns, in order
-TABLES = (
-    "describe",
-    "per_class",
-    "noc",
-    "miou",
-    "ambiguity",
-    "paired",
-    "multiclick",
-    "selection",
-)
+TABLES = STUDY_TABLES
 DESCRIBE_STATS = ["count", "mean", "std", "min", "25%", "50%", "75%", "max"]
 
 
