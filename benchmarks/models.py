@@ -218,9 +218,63 @@ def bench_sam(sam, name: str, data, clicks: int, modes=("none",)) -> dict:
     return out
 
 
-def bench_ritm(net, data, clicks: int) -> dict:
+def hrnet18s():
+    """RITM HRNet18s IT-M with RITM's initialiser (seed 0), calibrated as the tiny model."""
+    from ritm_annotation.model import initializer
+    from ritm_annotation.model.is_hrnet_model import HRNetModel
+
+    torch.manual_seed(0)
+    net = HRNetModel(**{**TINY_RITM, "width": 18, "ocr_width": 48})
+    net.apply(initializer.XavierGluon(rnd_type="gaussian", magnitude=2.0))
+    return calibrate_ritm(net)
+
+
+def ritm_worker(net, data, clicks: int) -> dict:
+    """One RITM job's work (f-BRS-B loops on ``data``), timed: what a chunk job computes."""
+    t, c = time.perf_counter(), time.process_time()
+    times = bench_ritm(net, data, clicks, modes=("f-BRS-B",))["f-BRS-B"]
+    return {
+        "wall_s": time.perf_counter() - t,
+        "cpu_s": time.process_time() - c,
+        "clicks": len(times),
+        "threads": torch.get_num_threads(),
+    }
+
+
+def ritm_layouts(args) -> dict:
+    """RITM f-BRS-B on ``--images`` images, as the workflow's two CPU layouts run it: one
+    process with ``--cores`` threads doing them all (today's chunk job), against ``--cores``
+    single-thread processes side by side, each on its share (rules/common.smk
+    SIDE_BY_SIDE_TYPES). Every process builds the same seeded weights; wall time from launch
+    to the last exit, and each process's own loop time."""
+    out: dict = {}
+    n, cores = args.images, args.cores
+    plans = {
+        "current": [(cores, 0, n)],
+        "side-by-side": [(1, i * n // cores, (i + 1) * n // cores) for i in range(cores)],
+    }
+    for name, plan in plans.items():
+        t = time.perf_counter()
+        procs = [
+            subprocess.Popen(
+                [sys.executable, __file__, "--threads", str(threads), "--ritm-worker",
+                 f"{a}:{b}", "--images", str(n), "--clicks", str(args.clicks)]
+                + (["--quick"] if args.quick else []),
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for threads, a, b in plan
+        ]  # fmt: skip
+        workers = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
+        out[name] = {"wall_s": time.perf_counter() - t, "workers": workers}
+        print(f"RITM layout {name}: {out[name]['wall_s']:.1f} s", file=sys.stderr, flush=True)
+    out["side_by_side_speedup"] = out["current"]["wall_s"] / out["side-by-side"]["wall_s"]
+    return out
+
+
+def bench_ritm(net, data, clicks: int, modes=("f-BRS-B", "NoBRS")) -> dict:
     out = {}
-    for mode in ("f-BRS-B", "NoBRS"):
+    for mode in modes:
         m = Timed(
             RitmModel(net, make_predictor(net, mode, "cpu"), prob_thresh=DEFAULTS["prob_thresh"])
         )
@@ -988,6 +1042,13 @@ def main(argv=None) -> dict:
     )
     ap.add_argument("--no-ritm", action="store_true", help="skip the RITM micro-benchmarks")
     ap.add_argument(
+        "--ritm-layouts",
+        action="store_true",
+        help="only time RITM f-BRS-B on --images images as one --cores-thread process against "
+        "--cores single-thread processes side by side",
+    )
+    ap.add_argument("--ritm-worker", default=None, help=argparse.SUPPRESS)  # START:STOP
+    ap.add_argument(
         "--layouts",
         default=None,
         help="with --workflow: run it once per comma-separated layout, one after another, and "
@@ -1037,6 +1098,18 @@ def main(argv=None) -> dict:
     res: dict = {"machine": machine(), "images": args.images, "clicks": args.clicks}
     log = lambda *a: print(*a, file=sys.stderr, flush=True)  # noqa: E731
     data = synthetic_images(args.images)
+    if args.ritm_worker:
+        start, stop = map(int, args.ritm_worker.split(":"))
+        net = make_tiny_model("ritm", 0) if args.quick else hrnet18s()
+        print(json.dumps(ritm_worker(net, data[start:stop], args.clicks)))
+        return {}
+    if args.ritm_layouts:
+        res["ritm_layouts"] = ritm_layouts(args)
+        res["machine"]["loadavg_at_end"] = os.getloadavg()
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(res, indent=1, default=float))
+        print(json.dumps(res["ritm_layouts"], indent=1))
+        return res
 
     self_contained = args.workflow == SELF_CONTAINED
     work = None
@@ -1052,16 +1125,11 @@ def main(argv=None) -> dict:
     ritm_tiny = make_tiny_model("ritm", 0)
     vit_b = net = None
     if not args.quick:
-        from ritm_annotation.model import initializer
-        from ritm_annotation.model.is_hrnet_model import HRNetModel
         from segment_anything import sam_model_registry
 
         torch.manual_seed(0)
         vit_b = acceleration.randomize_rel_pos(sam_model_registry["vit_b"]().eval())
-        torch.manual_seed(0)
-        net = HRNetModel(**{**TINY_RITM, "width": 18, "ocr_width": 48})
-        net.apply(initializer.XavierGluon(rnd_type="gaussian", magnitude=2.0))
-        net = calibrate_ritm(net)
+        net = hrnet18s()
 
     if args.workflow:
         if self_contained:

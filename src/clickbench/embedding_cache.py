@@ -2,8 +2,9 @@
 
 An entry is keyed by everything the embedding depends on: the image's content (pixels,
 shape, dtype), the checkpoint's SHA-256, the SAM variant, the encoder precision, the encoder
-acceleration (when not ``none``) and the device type (a CUDA embedding is not bit-identical to a CPU one). Changing a click protocol,
-a mask-selection strategy or any other downstream setting re-encodes nothing.
+acceleration (when not ``none``) and the device type (a CUDA embedding is not bit-identical to
+a CPU one). Changing a click protocol, a mask-selection strategy or any other downstream
+setting re-encodes nothing.
 
 Layout under ``<cache_dir>/sam/``::
 

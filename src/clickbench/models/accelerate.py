@@ -47,13 +47,11 @@ def rel_pos_bias(
     rw = get_rel_pos(w, w, rel_pos_w)  # (w, w, C)
     b, n, _, c = q.shape
     r_q = q.reshape(b, n, h, w, c)
-    rel_h = torch.einsum("bnhwc,hkc->bnhwk", r_q, rh)
-    rel_w = torch.einsum("bnhwc,wkc->bnhwk", r_q, rw)
-    # written into a contiguous tensor: a plain broadcast sum takes the einsum outputs' strides,
-    # and the reshape to (..., H*W, H*W) would then copy the whole mask once more
-    mask = torch.empty((b, n, h, w, h, w), dtype=rel_h.dtype, device=q.device)
-    torch.add(rel_h[..., :, None], rel_w[..., None, :], out=mask)
-    return mask.view(b, n, h * w, h * w)
+    # contiguous (small) terms: a broadcast sum takes the einsum outputs' strides otherwise,
+    # and the reshape to (..., H*W, H*W) would then copy the whole (large) mask once more
+    rel_h = torch.einsum("bnhwc,hkc->bnhwk", r_q, rh).contiguous()
+    rel_w = torch.einsum("bnhwc,wkc->bnhwk", r_q, rw).contiguous()
+    return (rel_h[..., :, None] + rel_w[..., None, :]).reshape(b, n, h * w, h * w)
 
 
 class SdpaAttention(Attention):
