@@ -10,8 +10,10 @@ localrules:
     browser,
 
 
-#: (protocol, model) of every trace an evaluated image has
-BROWSER_RUNS = [(p, m) for m in MODELS for p in protocols_of(m)]
+#: (protocol, model) of every trace an evaluated image has, of the protocols it shows
+BROWSER_RUNS = [
+    (p, m) for m in MODELS for p in protocols_of(m) if p in cboutputs.BROWSED_PROTOCOLS
+]
 
 
 rule browser_sample:

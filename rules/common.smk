@@ -306,9 +306,17 @@ def heavy_jobs(model):
     """How many jobs compute `model`: one per chunk of a class's images, or one per image
     (reads the dedup checkpoints: call it only once they exist, as `threads:` callables are).
     """
+    from snakemake.exceptions import IncompleteCheckpointException
+
     n = 0
     for slug in sorted(BY_SLUG):
-        k = len(selected_images(slug))
+        try:
+            k = len(selected_images(slug))
+        except IncompleteCheckpointException:
+            # asked before the class's dedup has run (a cluster run evaluates a group's
+            # resources early; Snakemake would then take the callable's value as 0, not a
+            # number of threads): every discovered image is the upper bound
+            k = len(BY_SLUG[slug])
         n += -(-k // CHUNK_SIZE) if is_chunked(model) else k
     return n
 

@@ -49,6 +49,7 @@ from PIL import Image
 from clickbench import tables
 from clickbench.atomic import write_atomic
 from clickbench.datasets import slug
+from clickbench.outputs import BROWSED_PROTOCOLS
 from clickbench.protocols import SINGLE_LOOP_PROTOCOLS, load_traces
 
 #: the longest side of every picture in the browser, pixels
@@ -221,13 +222,17 @@ def sample_payload(
     from clickbench import datasets
 
     image = datasets.load_image(sample["image_path"])
-    gt, ignore = datasets.load_ground_truth(sample["mask_path"], sample["layout"], image.shape)
+    layout = sample["layout"]
+    instance = datasets.instance_of(sample["image"], layout)  # the object, in instance layouts
+    gt, ignore = datasets.load_ground_truth(sample["mask_path"], layout, image.shape, instance)
     size = shown_size(image.shape, max_side)
     bank = _MaskBank(size)
     gt_index = bank.add(gt)
     ignore_index = bank.add(ignore) if ignore is not None and ignore.any() else None
     out_runs = []
     for protocol, model, npz, tsv in sorted(runs, key=lambda r: (r[0], r[1])):
+        if protocol not in BROWSED_PROTOCOLS:
+            raise ValueError(f"{npz}: the browser shows {BROWSED_PROTOCOLS}, not {protocol!r}")
         traces = load_traces(npz)
         rows = tables.read_rows([tsv], "")
         for strategy in sorted(set(rows["strategy"])):
@@ -318,6 +323,7 @@ def index_payload(rows: pd.DataFrame, settings: tables.Settings, dataset: str) -
     every click (carried forward to the protocol's horizon), its NoC at every threshold
     (multi-click protocols) and SAM's ambiguity gap (``first_click``, ``max_score``: best
     multimask candidate's IoU minus the kept one's)."""
+    rows = rows[rows["protocol"].isin(BROWSED_PROTOCOLS)]
     rows = tables.with_methods(rows.drop(columns=["dataset"], errors="ignore"))
     keys = ["protocol", "model", "strategy"]
     methods, horizon = [], {}

@@ -38,9 +38,16 @@ FIGURES = {
 }
 
 
+#: the protocols the results browser shows (:mod:`clickbench.browser`): one click loop per
+#: (model, strategy) whose step k holds click k. The box protocol (step 0 is the box alone)
+#: and the trial protocols (``random_clicks``, ``perturbed``: one loop per trial) are in the
+#: tables and figures only.
+BROWSED_PROTOCOLS = ("noc", "first_click", "replay")
+
+
 def figures_of(kind: str) -> list[str]:
     """The figure names of one kind (``plot`` or ``image``), in order."""
     return [name for name, k in FIGURES.items() if k == kind]
 
 
-__all__ = ["FIGURES", "PROTOCOL_TABLES", "STUDY_TABLES", "figures_of"]
+__all__ = ["BROWSED_PROTOCOLS", "FIGURES", "PROTOCOL_TABLES", "STUDY_TABLES", "figures_of"]
