@@ -201,7 +201,7 @@ def build(
     """Build EfficientViT-SAM from a model's config block (``variant``, ``checkpoint``,
     ``mask_input``); the checkpoint is verified against its SHA-256 first."""
     ckpt = spec["checkpoint"]
-    variant = spec.get("variant", "l0")
+    variant = spec["variant"]
     digest = checkpoints.verify(ckpt["path"], ckpt.get("sha256"))
     model = load_efficientvit_sam(variant, ckpt["path"], device)
     log.info("EfficientViT-SAM %s loaded from %s (SHA-256 %s)", variant, ckpt["path"], digest)
@@ -212,7 +212,7 @@ def build(
         device=device,
         precision=precision,
         cache_dir=cache_dir,
-        mask_input=bool(spec.get("mask_input", False)),
+        mask_input=bool(spec["mask_input"]),
     )
 
 

@@ -274,7 +274,7 @@ def build(
     """Build HQ-SAM from a model's config block (``variant``, ``checkpoint``,
     ``hq_token_only``, ``mask_input``); the checkpoint is verified against its SHA-256."""
     ckpt = spec["checkpoint"]
-    variant = spec.get("variant", "vit_h")
+    variant = spec["variant"]
     digest = checkpoints.verify(ckpt["path"], ckpt.get("sha256"))
     sam = load_hq_sam(variant, ckpt["path"], device)
     log.info(
@@ -287,13 +287,13 @@ def build(
     )
     return HqSamModel(
         sam,
-        hq_token_only=bool(spec.get("hq_token_only", False)),
+        hq_token_only=bool(spec["hq_token_only"]),
         variant=variant,
         checkpoint_sha256=digest,
         device=device,
         precision=precision,
         cache_dir=cache_dir,
-        mask_input=bool(spec.get("mask_input", False)),
+        mask_input=bool(spec["mask_input"]),
     )
 
 

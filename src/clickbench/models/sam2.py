@@ -86,8 +86,6 @@ VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "tiny": ("configs/sam2.1/sam2.1_hiera_t.yaml", TINY_OVERRIDES),
 }
 
-DEFAULT_VARIANT = "sam2.1_hiera_l"
-
 
 def build_architecture(
     variant: str, *, multimask_fallback: bool = True, device: str = "cpu"
@@ -331,8 +329,8 @@ def build(
     """Build SAM 2 from a model's config block (``variant``, ``checkpoint``, ``mask_input``,
     ``multimask_fallback``); the checkpoint is verified against its SHA-256 first."""
     ckpt = spec["checkpoint"]
-    variant = spec.get("variant", DEFAULT_VARIANT)
-    fallback = bool(spec.get("multimask_fallback", True))
+    variant = spec["variant"]
+    fallback = bool(spec["multimask_fallback"])
     digest = checkpoints.verify(ckpt["path"], ckpt.get("sha256"))
     model = load_sam2(variant, ckpt["path"], device, multimask_fallback=fallback)
     log.info(
@@ -350,7 +348,7 @@ def build(
         device=device,
         precision=precision,
         cache_dir=cache_dir,
-        mask_input=bool(spec.get("mask_input", False)),
+        mask_input=bool(spec["mask_input"]),
         multimask_fallback=fallback,
     )
 
@@ -369,7 +367,6 @@ def make_tiny_checkpoint(path: str | Path, seed: int = 0) -> Path:
 
 
 __all__ = [
-    "DEFAULT_VARIANT",
     "VARIANTS",
     "Sam2Model",
     "build",
