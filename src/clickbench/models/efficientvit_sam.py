@@ -119,6 +119,13 @@ class EfficientVitSamModel(SamModel):
     label = "EfficientViT-SAM"
     cache_prefix = "efficientvit_sam:"
 
+    @classmethod
+    def load(cls, spec: dict, device: str):
+        ckpt = spec["checkpoint"]
+        return load_efficientvit_sam(
+            spec["variant"], ckpt["path"], device, sha256=ckpt.get("sha256")
+        )
+
     def _predictor(self, model):
         """The package's predictor (``SamPredictor`` needs a ViT encoder)."""
         from efficientsam.models.efficientvit import EfficientViTSamPredictor
@@ -148,22 +155,8 @@ class EfficientVitSamModel(SamModel):
         return out
 
 
-def build(
-    spec: dict,
-    *,
-    device: str = "cpu",
-    precision: str = "fp32",
-    cache_dir: str | Path | None = None,
-) -> EfficientVitSamModel:
-    """Build EfficientViT-SAM from a model's config block (``variant``, ``checkpoint``,
-    ``mask_input``); the checkpoint is verified against its SHA-256 first."""
-    ckpt = spec["checkpoint"]
-    model, digest = load_efficientvit_sam(
-        spec["variant"], ckpt["path"], device, sha256=ckpt.get("sha256")
-    )
-    return EfficientVitSamModel.from_spec(
-        model, digest, spec, device=device, precision=precision, cache_dir=cache_dir
-    )
+#: the registry's builder (:meth:`~clickbench.models.sam_family.SamFamilyModel.build`)
+build = EfficientVitSamModel.build
 
 
 def make_tiny_checkpoint(path: str | Path, seed: int = 0) -> Path:

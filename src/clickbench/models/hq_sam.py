@@ -41,6 +41,7 @@ import torch
 from clickbench import checkpoints
 from clickbench.embedding_cache import Embedding
 from clickbench.models.sam import TOKEN_ORDER, SamModel
+from clickbench.models.sam_family import variant_entry
 from clickbench.models.tiny import TINY_SAM, build_sam_tiny, save_checkpoint, seeded
 
 
@@ -73,12 +74,7 @@ def load_hq_sam(
 ) -> tuple[torch.nn.Module, str]:
     """Verify ``path``, build ``variant`` and load its plain state-dict checkpoint, every key
     checked; return the model and the file's SHA-256."""
-    try:
-        builder = VARIANTS[variant]
-    except KeyError:
-        raise ValueError(
-            f"unknown HQ-SAM variant {variant!r}; known: {', '.join(sorted(VARIANTS))}"
-        ) from None
+    builder = variant_entry(VARIANTS, variant, "HQ-SAM")
     state, digest = checkpoints.read_torch(path, sha256, what="an HQ-SAM checkpoint")
     what = f"HQ-SAM variant {variant!r}"
     return checkpoints.load_weights(path, builder(), state, what=what, device=device), digest
@@ -97,6 +93,15 @@ class HqSamModel(SamModel):
     def __init__(self, sam, *, hq_token_only: bool = False, **kwargs):
         super().__init__(sam, **kwargs)
         self.hq_token_only = hq_token_only
+
+    @classmethod
+    def load(cls, spec: dict, device: str):
+        ckpt = spec["checkpoint"]
+        return load_hq_sam(spec["variant"], ckpt["path"], device, sha256=ckpt.get("sha256"))
+
+    @classmethod
+    def settings(cls, spec: dict) -> dict:
+        return {"hq_token_only": bool(spec["hq_token_only"])}
 
     def _predictor(self, sam):
         from segment_anything_hq import SamPredictor as HqPredictor
@@ -153,26 +158,8 @@ class HqSamModel(SamModel):
         return low_res, iou[:, order]
 
 
-def build(
-    spec: dict,
-    *,
-    device: str = "cpu",
-    precision: str = "fp32",
-    cache_dir: str | Path | None = None,
-) -> HqSamModel:
-    """Build HQ-SAM from a model's config block (``variant``, ``checkpoint``,
-    ``hq_token_only``, ``mask_input``); the checkpoint is verified against its SHA-256."""
-    ckpt = spec["checkpoint"]
-    sam, digest = load_hq_sam(spec["variant"], ckpt["path"], device, sha256=ckpt.get("sha256"))
-    return HqSamModel.from_spec(
-        sam,
-        digest,
-        spec,
-        device=device,
-        precision=precision,
-        cache_dir=cache_dir,
-        hq_token_only=bool(spec["hq_token_only"]),
-    )
+#: the registry's builder (:meth:`~clickbench.models.sam_family.SamFamilyModel.build`)
+build = HqSamModel.build
 
 
 def make_tiny_checkpoint(path: str | Path, seed: int = 0) -> Path:

@@ -48,7 +48,7 @@ from clickbench import checkpoints
 from clickbench.clicks import Click
 from clickbench.config import model_defaults
 from clickbench.errors import BadInputError
-from clickbench.models.base import InteractiveModel, Prediction
+from clickbench.models.base import BuildOptions, InteractiveModel, Prediction
 
 log = logging.getLogger(__name__)
 
@@ -252,18 +252,13 @@ class RitmModel(InteractiveModel):
         return pred
 
 
-def build(
-    spec: dict,
-    *,
-    device: str = "cpu",
-    precision: str = "fp32",
-    cache_dir: str | Path | None = None,
-) -> RitmModel:
+def build(spec: dict, options: BuildOptions) -> RitmModel:
     """Build RITM from a model's validated config block (``checkpoint``, ``brs_mode``, ...;
     :func:`clickbench.models.registry.build` validates and fills in the schema's defaults).
 
-    ``precision`` and ``cache_dir`` concern SAM only; RITM runs in float32 as published.
+    Of ``options`` only the device applies: RITM runs in float32 as published, uncached.
     """
+    device = options.device
     ckpt = spec["checkpoint"]
     net, digest = load_ritm(ckpt["path"], device, sha256=ckpt.get("sha256"))
     predictor = make_predictor(

@@ -41,6 +41,7 @@ from clickbench.models.sam_family import (
     TOKEN_ORDER,
     SamFamilyModel,
     clicks_to_points,
+    variant_entry,
 )
 from clickbench.models.tiny import build_sam_tiny
 
@@ -71,12 +72,7 @@ def load_sam(
     ``build_sam`` does, but a mismatch fails with a :class:`BadInputError` naming the file
     and the missing and unexpected keys (:func:`clickbench.checkpoints.load_weights`).
     """
-    try:
-        builder = VARIANTS[variant]
-    except KeyError:
-        raise ValueError(
-            f"unknown SAM variant {variant!r}; known: {', '.join(sorted(VARIANTS))}"
-        ) from None
+    builder = variant_entry(VARIANTS, variant, "SAM")
     state, digest = checkpoints.read_torch(path, sha256, what="a SAM checkpoint")
     if isinstance(state, dict) and set(state) == {"model"}:
         raise BadInputError(
@@ -97,28 +93,20 @@ class SamModel(SamFamilyModel):
     name = "sam"
     supports_box = True
 
-    def __init__(
-        self,
-        sam: Sam,
-        *,
-        variant: str,
-        checkpoint_sha256: str,
-        device: str = "cpu",
-        precision: str = "fp32",
-        cache_dir: str | Path | None = None,
-        mask_input: bool = False,
-        accelerate: str = "none",
-    ):
-        super().__init__(
-            variant=variant,
-            checkpoint_sha256=checkpoint_sha256,
-            device=device,
-            precision=precision,
-            cache_dir=cache_dir,
-            mask_input=mask_input,
-            accelerate=accelerate,
-        )
+    def __init__(self, sam: Sam, **kwargs):
+        """``sam`` loaded; ``kwargs`` as :class:`SamFamilyModel`'s (variant,
+        checkpoint_sha256, device, precision, cache_dir, mask_input, accelerate)."""
+        super().__init__(**kwargs)
         self.predictor = self._predictor(sam)
+
+    @classmethod
+    def load(cls, spec: dict, device: str) -> tuple[Sam, str]:
+        ckpt = spec["checkpoint"]
+        return load_sam(spec["variant"], ckpt["path"], device, sha256=ckpt.get("sha256"))
+
+    @classmethod
+    def settings(cls, spec: dict) -> dict:
+        return {"accelerate": spec["accelerate"]}
 
     def _predictor(self, sam: Sam):
         """segment-anything's predictor on the encoder as configured
@@ -207,29 +195,8 @@ class SamModel(SamFamilyModel):
         return low_res[:, order], iou[:, order]
 
 
-def build(
-    spec: dict,
-    *,
-    device: str = "cpu",
-    precision: str = "fp32",
-    cache_dir: str | Path | None = None,
-) -> SamModel:
-    """Build SAM from a model's validated config block (``variant``, ``checkpoint``,
-    ``mask_input``, ``accelerate``; :func:`clickbench.models.registry.build` validates it).
-
-    The checkpoint is verified against ``checkpoint.sha256`` (when given) before loading.
-    """
-    ckpt = spec["checkpoint"]
-    sam, digest = load_sam(spec["variant"], ckpt["path"], device, sha256=ckpt.get("sha256"))
-    return SamModel.from_spec(
-        sam,
-        digest,
-        spec,
-        device=device,
-        precision=precision,
-        cache_dir=cache_dir,
-        accelerate=spec["accelerate"],
-    )
+#: the registry's builder (:meth:`SamFamilyModel.build`)
+build = SamModel.build
 
 
 __all__ = [

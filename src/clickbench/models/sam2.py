@@ -53,7 +53,12 @@ from clickbench import checkpoints
 from clickbench.clicks import Click
 from clickbench.embedding_cache import Embedding
 from clickbench.errors import BadInputError
-from clickbench.models.sam_family import TOKEN_ORDER, SamFamilyModel, clicks_to_points
+from clickbench.models.sam_family import (
+    TOKEN_ORDER,
+    SamFamilyModel,
+    clicks_to_points,
+    variant_entry,
+)
 from clickbench.models.tiny import save_checkpoint, seeded
 
 #: Hydra overrides of ``sam2.1_hiera_t`` that make the tiny test model: a 5-block Hiera of
@@ -93,12 +98,7 @@ def build_architecture(
 ) -> torch.nn.Module:
     """The untrained ``SAM2Base`` of ``variant``, built by ``sam2.build_sam.build_sam2``
     (no checkpoint; ``apply_postprocessing=multimask_fallback``), in eval mode."""
-    try:
-        config_name, overrides = VARIANTS[variant]
-    except KeyError:
-        raise ValueError(
-            f"unknown SAM 2 variant {variant!r}; known: {', '.join(sorted(VARIANTS))}"
-        ) from None
+    config_name, overrides = variant_entry(VARIANTS, variant, "SAM 2")
     from sam2.build_sam import build_sam2
 
     return build_sam2(
@@ -176,6 +176,17 @@ class Sam2Model(SamFamilyModel):
         self.multimask_fallback = multimask_fallback
         self._channels = high_res_channels(model)
 
+    @classmethod
+    def load(cls, spec: dict, device: str):
+        ckpt = spec["checkpoint"]
+        fallback = bool(spec["multimask_fallback"])
+        path, sha256 = ckpt["path"], ckpt.get("sha256")
+        return load_sam2(spec["variant"], path, device, multimask_fallback=fallback, sha256=sha256)
+
+    @classmethod
+    def settings(cls, spec: dict) -> dict:
+        return {"multimask_fallback": bool(spec["multimask_fallback"])}
+
     @property
     def model(self):
         return self.predictor.model
@@ -251,33 +262,8 @@ class Sam2Model(SamFamilyModel):
         return masks, iou, torch.clamp(low_res, -32.0, 32.0)
 
 
-def build(
-    spec: dict,
-    *,
-    device: str = "cpu",
-    precision: str = "fp32",
-    cache_dir: str | Path | None = None,
-) -> Sam2Model:
-    """Build SAM 2 from a model's config block (``variant``, ``checkpoint``, ``mask_input``,
-    ``multimask_fallback``); the checkpoint is verified against its SHA-256 first."""
-    ckpt = spec["checkpoint"]
-    fallback = bool(spec["multimask_fallback"])
-    model, digest = load_sam2(
-        spec["variant"],
-        ckpt["path"],
-        device,
-        multimask_fallback=fallback,
-        sha256=ckpt.get("sha256"),
-    )
-    return Sam2Model.from_spec(
-        model,
-        digest,
-        spec,
-        device=device,
-        precision=precision,
-        cache_dir=cache_dir,
-        multimask_fallback=fallback,
-    )
+#: the registry's builder (:meth:`~clickbench.models.sam_family.SamFamilyModel.build`)
+build = Sam2Model.build
 
 
 def make_tiny_checkpoint(path: str | Path, seed: int = 0) -> Path:

@@ -23,17 +23,20 @@ from __future__ import annotations
 
 import logging
 from abc import abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
 
 from clickbench.clicks import Click
 from clickbench.embedding_cache import Embedding, EmbeddingCache, cache_key, image_hash
-from clickbench.models.base import InteractiveModel, Prediction
+from clickbench.models.base import BuildOptions, InteractiveModel, Prediction
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: candidate order in every SAM Prediction: decoder tokens 1, 2, 3 (multimask), then 0 (single)
 TOKEN_ORDER = (1, 2, 3, 0)
@@ -54,12 +57,23 @@ def clicks_to_points(clicks: Sequence[Click]) -> tuple[np.ndarray, np.ndarray]:
     return coords, labels
 
 
+def variant_entry(variants: Mapping[str, T], variant: str, family: str) -> T:
+    """``variants[variant]``; an unknown variant is a ValueError naming the family and the
+    known variants."""
+    try:
+        return variants[variant]
+    except KeyError:
+        raise ValueError(
+            f"unknown {family} variant {variant!r}; known: {', '.join(sorted(variants))}"
+        ) from None
+
+
 class SamFamilyModel(InteractiveModel):
     """A SAM-family model as an :class:`InteractiveModel` (see the module docstring).
 
     A subclass sets ``self.predictor`` (its package's predictor) after ``__init__`` and
-    implements :meth:`_encode`, :meth:`set_embedding`, :meth:`_image_is_set` and
-    :meth:`_decode`.
+    implements :meth:`load`, :meth:`_encode`, :meth:`set_embedding`, :meth:`_image_is_set`
+    and :meth:`_decode`; :meth:`build` is the registry's builder of every family.
     """
 
     #: how the family is named in error messages
@@ -94,39 +108,41 @@ class SamFamilyModel(InteractiveModel):
         self.last_hit: bool | None = None
 
     @classmethod
-    def from_spec(
-        cls,
-        loaded,
-        digest: str,
-        spec: dict,
-        *,
-        device: str = "cpu",
-        precision: str = "fp32",
-        cache_dir: str | Path | None = None,
-        **options,
-    ):
-        """The model around ``loaded`` (the family's loaded network, from the checkpoint
-        whose SHA-256 is ``digest``) for a validated config block (``variant``,
-        ``checkpoint``, ``mask_input``); ``options`` are the family's own settings."""
+    def build(cls, spec: dict, options: BuildOptions):
+        """The registry's builder: the model a validated config block describes (``variant``,
+        ``checkpoint``, ``mask_input`` and the family's own keys, :meth:`settings`), its
+        checkpoint verified against ``checkpoint.sha256`` before loading (:meth:`load`)."""
+        loaded, digest = cls.load(spec, options.device)
         log.info(
             "%s %s loaded from %s (SHA-256 %s), %s %s",
             cls.label,
             spec["variant"],
             spec["checkpoint"]["path"],
             digest,
-            device,
-            precision,
+            options.device,
+            options.precision,
         )
         return cls(
             loaded,
             variant=spec["variant"],
             checkpoint_sha256=digest,
-            device=device,
-            precision=precision,
-            cache_dir=cache_dir,
+            device=options.device,
+            precision=options.precision,
+            cache_dir=options.cache_dir,
             mask_input=bool(spec["mask_input"]),
-            **options,
+            **cls.settings(spec),
         )
+
+    @classmethod
+    @abstractmethod
+    def load(cls, spec: dict, device: str) -> tuple[torch.nn.Module, str]:
+        """The family's network with the checkpoint of ``spec`` loaded, on ``device``, and
+        the checkpoint's SHA-256 (:mod:`clickbench.checkpoints`' loading discipline)."""
+
+    @classmethod
+    def settings(cls, spec: dict) -> dict:
+        """The family's own constructor keywords from its config block (none by default)."""
+        return {}
 
     # ------------------------------------------------------------------ encoding
     def _device_type(self) -> str:
@@ -272,4 +288,5 @@ __all__ = [
     "TOKEN_ORDER",
     "SamFamilyModel",
     "clicks_to_points",
+    "variant_entry",
 ]
