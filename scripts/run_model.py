@@ -7,7 +7,7 @@ input:  image, mask, optional checkpoint (only a dependency: the builder reads
 params: model (name), spec (its config block), protocols (name -> config block, ``noc``
         with ``strategies``), layout, device, precision, cache_dir, cls (class name),
         image (image id).
-output: ``<protocol>_npz`` (traces, clickbench.protocols.save_traces) and ``<protocol>_tsv``
+output: ``<protocol>_npz`` (traces, clickbench.traces.save_traces) and ``<protocol>_tsv``
         (per-image rows) for every protocol in params.protocols.
 log:    the run memo lookup; on a computation, timings of each stage: model build, set_image
         (SAM's encoder), every click.
