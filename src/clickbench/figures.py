@@ -38,7 +38,7 @@ import pandas as pd  # noqa: E402
 
 from clickbench import tables  # noqa: E402
 from clickbench.outputs import FIGURES  # noqa: E402
-from clickbench.protocols import Trace, load_traces  # noqa: E402
+from clickbench.traces import Trace, load_traces  # noqa: E402
 
 #: colour-blind safe (Okabe-Ito), then tab10 for more methods
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
@@ -384,7 +384,7 @@ def noc_bars(noc_table: pd.DataFrame, paths) -> None:
 def trace_loop(traces: Mapping[str, Trace], strategy: str) -> Trace:
     """The loop that produced ``strategy``'s masks: its own loop (noc) or the one shared loop
     (first_click, replay; saved under ``max_score``), from
-    :func:`clickbench.protocols.load_traces`."""
+    :func:`clickbench.traces.load_traces`."""
     if strategy in traces:
         return traces[strategy]
     return traces[sorted(traces)[0]]

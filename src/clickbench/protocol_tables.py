@@ -34,7 +34,7 @@ import pandas as pd
 from clickbench import metrics, stats
 from clickbench import tables as T
 from clickbench.outputs import PROTOCOL_TABLES
-from clickbench.protocols import BOX_PROTOCOL, TRIAL_PROTOCOLS
+from clickbench.traces import BOX_PROTOCOL, TRIAL_PROTOCOLS
 
 #: the table names :func:`build_tables` returns, in order
 TABLES = PROTOCOL_TABLES

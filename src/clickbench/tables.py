@@ -40,7 +40,7 @@ import pandas as pd
 from clickbench import metrics, stats
 from clickbench.models.registry import SAM_FAMILY
 from clickbench.outputs import STUDY_TABLES
-from clickbench.protocols import COLUMNS
+from clickbench.traces import COLUMNS
 
 #: columns of a per-image TSV, in order (docs/internals.md)
 ROW_COLUMNS = list(COLUMNS)
