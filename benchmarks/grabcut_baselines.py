@@ -20,7 +20,12 @@ import numpy as np
 
 from clickbench import metrics
 from clickbench.datasets import discover, load_sample
-from clickbench.models.baselines import GrabCutModel, RandomWalkerModel
+from clickbench.models.baselines import (
+    GRABCUT_DEFAULTS,
+    RANDOM_WALKER_DEFAULTS,
+    GrabCutModel,
+    RandomWalkerModel,
+)
 from clickbench.protocols import run_noc
 
 THRESHOLDS = (0.85, 0.90)
@@ -52,9 +57,9 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["grabcut", "random_walker"])
     parser.add_argument("--images", type=int, default=0, help="first N images only (0: all)")
     parser.add_argument("--jobs", type=int, default=1)
-    parser.add_argument("--radius", type=int, default=5)
-    parser.add_argument("--iterations", type=int, default=5)
-    parser.add_argument("--beta", type=float, default=2000.0)
+    parser.add_argument("--radius", type=int, default=GRABCUT_DEFAULTS["radius"])
+    parser.add_argument("--iterations", type=int, default=GRABCUT_DEFAULTS["iterations"])
+    parser.add_argument("--beta", type=float, default=RANDOM_WALKER_DEFAULTS["beta"])
     args = parser.parse_args()
 
     samples = discover({"name": "GrabCut", "layout": "grabcut", "root": args.root})

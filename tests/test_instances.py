@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from clickbench import datasets, instances
+from clickbench.config import validate_model
 from clickbench.errors import BadInputError
 
 skdata = pytest.importorskip("skimage.data")
@@ -446,7 +447,7 @@ def test_runner_scores_each_object_against_its_own_mask(tmp_path):
     assert {datasets.split_object_id(s.image_id)[0] for s in samples} == {"000000000001"}
     job = runner.ModelJob(
         model="grabcut",
-        spec={"type": "grabcut"},
+        spec=validate_model({"type": "grabcut"}),
         protocols={"first_click": {"strategies": ["max_score"]}},
         layout="coco_json",
         device="cpu",

@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 
 from clickbench import memo as M
+from clickbench.config import validate_model
 from clickbench.errors import BadInputError
 from clickbench.memo import ResultMemo, count_computed, key_for
 
@@ -282,7 +283,7 @@ def test_run_image_computes_once_then_materialises_without_torch(files, tmp_path
     make_tiny_checkpoint("sam", ckpt)
     job = runner.ModelJob(
         model="sam_tiny",
-        spec={"type": "sam", "variant": "tiny", "checkpoint": {"path": str(ckpt)}},
+        spec=validate_model({"type": "sam", "variant": "tiny", "checkpoint": {"path": str(ckpt)}}),
         protocols={"first_click": {"strategies": ["max_score"]}},
         layout="fish",
         device="cpu",

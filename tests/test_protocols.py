@@ -11,6 +11,7 @@ import pytest
 
 from clickbench import protocols
 from clickbench.clicks import Click, next_click
+from clickbench.config import validate_model
 from clickbench.models.base import InteractiveModel, Prediction
 from clickbench.protocols import run_first_click, run_loop, run_noc, run_replay
 from clickbench.runner import TIMING_COLUMNS
@@ -431,7 +432,7 @@ def test_run_model_script(tmp_path):
             output=SimpleNamespace(**{k: str(tmp_path / v) for k, v in outputs.items()}),
             params=SimpleNamespace(
                 model="grabcut",
-                spec={"type": "grabcut", "iterations": 2},
+                spec=validate_model({"type": "grabcut", "iterations": 2}),
                 protocols=protocols.plan(
                     blocks, "grabcut", {"grabcut": {"selection": ["max_score"]}}
                 ),

@@ -284,7 +284,7 @@ def compute(
         ignore,
         job.protocols,
         source_clicks=source_clicks,
-        keep_logits=bool(job.spec.get("save_logits", False)),
+        keep_logits=job.spec["save_logits"],
         image_key=(task.cls, task.image),
     )
     log.info("all protocols: %.3f s", time.perf_counter() - t0)

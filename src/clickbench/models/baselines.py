@@ -44,11 +44,12 @@ import cv2
 import numpy as np
 
 from clickbench.clicks import Click
+from clickbench.config import model_defaults
 from clickbench.models.base import BuildOptions, InteractiveModel, Prediction
 
-DEFAULT_RADIUS = 5
-DEFAULT_ITERATIONS = 5
-DEFAULT_BETA = 2000.0
+#: the schema's defaults of the two baselines' blocks (radius, iterations; radius, beta)
+GRABCUT_DEFAULTS = model_defaults("grabcut")
+RANDOM_WALKER_DEFAULTS = model_defaults("random_walker")
 #: radius of the "probably object" disk before any kept mask, as a fraction of the diagonal
 DEFAULT_PRIOR_FRACTION = 0.08
 #: random walker working size (longest side, pixels)
@@ -124,8 +125,8 @@ class GrabCutModel(ClickSeededModel):
 
     def __init__(
         self,
-        radius: int = DEFAULT_RADIUS,
-        iterations: int = DEFAULT_ITERATIONS,
+        radius: int = GRABCUT_DEFAULTS["radius"],
+        iterations: int = GRABCUT_DEFAULTS["iterations"],
         prior_fraction: float = DEFAULT_PRIOR_FRACTION,
     ):
         if radius < 1 or iterations < 1 or prior_fraction <= 0:
@@ -170,8 +171,8 @@ class RandomWalkerModel(ClickSeededModel):
 
     def __init__(
         self,
-        radius: int = DEFAULT_RADIUS,
-        beta: float = DEFAULT_BETA,
+        radius: int = RANDOM_WALKER_DEFAULTS["radius"],
+        beta: float = RANDOM_WALKER_DEFAULTS["beta"],
         max_side: int = DEFAULT_MAX_SIDE,
     ):
         if radius < 1 or beta <= 0 or max_side < 8:
@@ -232,21 +233,15 @@ class RandomWalkerModel(ClickSeededModel):
 
 
 def build_grabcut(spec: dict, options: BuildOptions) -> GrabCutModel:
-    """Registry builder: config keys ``radius`` (default 5) and ``iterations`` (default 5).
-    ``options`` (device, precision, cache) are ignored: CPU only, nothing to cache."""
-    return GrabCutModel(
-        radius=spec.get("radius", DEFAULT_RADIUS),
-        iterations=spec.get("iterations", DEFAULT_ITERATIONS),
-    )
+    """Registry builder: config keys ``radius`` and ``iterations`` (the schema fills their
+    defaults). ``options`` (device, precision, cache) are ignored: CPU only, nothing to cache."""
+    return GrabCutModel(radius=spec["radius"], iterations=spec["iterations"])
 
 
 def build_random_walker(spec: dict, options: BuildOptions) -> RandomWalkerModel:
-    """Registry builder: config keys ``radius`` (default 5) and ``beta`` (default 2000).
-    ``options`` (device, precision, cache) are ignored: CPU only, nothing to cache."""
-    return RandomWalkerModel(
-        radius=spec.get("radius", DEFAULT_RADIUS),
-        beta=spec.get("beta", DEFAULT_BETA),
-    )
+    """Registry builder: config keys ``radius`` and ``beta`` (the schema fills their
+    defaults). ``options`` (device, precision, cache) are ignored: CPU only, nothing to cache."""
+    return RandomWalkerModel(radius=spec["radius"], beta=spec["beta"])
 
 
 __all__ = [
