@@ -1,8 +1,8 @@
 """Dedup one class (clickbench.dedup.dedup_class) and write its table.
 
 input.images: the class's images (sorted); params.image_ids (aligned), params.mask_paths (aligned,
-"" where discovery found no mask; falls back to input.masks when absent), params.cls, params.layout,
-params.dedup (config block), params.on_bad_input. output.table: TSV, one row per image
+"" where discovery found no mask), params.cls, params.layout, params.dedup (the validated config
+block), params.on_bad_input. output.table: TSV, one row per image
 (clickbench.dedup.COLUMNS), sorted by file number.
 """
 
@@ -18,7 +18,7 @@ logging.basicConfig(
 
 images = [str(p) for p in snakemake.input.images]
 ids = list(snakemake.params.image_ids)
-masks = list(getattr(snakemake.params, "mask_paths", None) or snakemake.input.masks)
+masks = list(snakemake.params.mask_paths)
 if not (len(images) == len(ids) == len(masks)):
     raise ValueError(
         f"dedup: {len(images)} images, {len(ids)} ids and {len(masks)} masks are not aligned"
@@ -43,5 +43,5 @@ logging.info(
     len(table) - len(ok),
     ok["group"].nunique(),
     int(table["selected"].sum()),
-    dict(snakemake.params.dedup).get("method", "phash"),
+    snakemake.params.dedup["method"],
 )

@@ -355,6 +355,7 @@ def test_scripts_end_to_end(tmp_path):
             params=_Io(
                 cls=cls,
                 image_ids=[s.image_id for s in mine],
+                mask_paths=[str(s.mask) for s in mine],
                 layout="fish",
                 dedup=dedup_cfg,
                 on_bad_input="error",

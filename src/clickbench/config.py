@@ -102,6 +102,18 @@ def validate(config: dict, schema: dict | None = None) -> dict:
     return config
 
 
+def defaults(*keys: str, schema: dict | None = None) -> dict:
+    """The schema's defaults of the config block at ``keys``, e.g. ``defaults("dedup")`` or
+    ``defaults("dataset", "demo")``: for library code called with a partial block (a test, a
+    script) to merge under it, ``{**defaults("dedup"), **block}``, instead of restating them."""
+    sub = schema or load_schema()
+    for key in keys:
+        sub = sub["properties"][key]
+    block: dict = {}
+    _fill_defaults(sub, block)
+    return block
+
+
 def _model_schema(schema: dict | None = None) -> dict:
     return (schema or load_schema())["properties"]["models"]["additionalProperties"]
 

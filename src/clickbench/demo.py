@@ -58,6 +58,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from clickbench import config
 from clickbench.demo_render import render_original
 from clickbench.layouts import fish_dirs
 from clickbench.samples import Sample
@@ -82,13 +83,14 @@ JPEG_PARAMS = [cv2.IMWRITE_JPEG_QUALITY, 92]
 
 # ----------------------------------------------------------------------------- configuration
 def _settings(demo_cfg: Mapping | None) -> dict:
-    cfg = dict(demo_cfg or {})
+    """The ``dataset.demo`` block with the schema's defaults (species: all of the demo's)."""
+    cfg = {**config.defaults("dataset", "demo"), **(demo_cfg or {})}
     return {
-        "seed": int(cfg.get("seed", 0)),
+        "seed": int(cfg["seed"]),
         "species": list(cfg.get("species") or DEFAULT_SPECIES),
-        "originals": int(cfg.get("originals", 3)),
-        "copies": int(cfg.get("copies", 5)),
-        "native": bool(cfg.get("native", True)),
+        "originals": int(cfg["originals"]),
+        "copies": int(cfg["copies"]),
+        "native": bool(cfg["native"]),
     }
 
 

@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from clickbench import config
 from clickbench.atomic import write_atomic
 from clickbench.errors import BadInputError
 from clickbench.samples import Sample, Stray, object_id
@@ -370,7 +371,7 @@ def scan_coco(root: Path, cfg: dict, stray: list[Stray]) -> list[Sample]:
     if not cfg.get("annotations"):
         raise BadInputError(root, "layout coco_json needs dataset.annotations (the JSON file)")
     path = root / cfg["annotations"]
-    img_dir = root / cfg.get("images_dir", "images")
+    img_dir = root / {**config.defaults("dataset"), **cfg}["images_dir"]
     index = coco_index(path)
     crowd = 0
     samples = []

@@ -39,6 +39,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from clickbench import config
 from clickbench.errors import BadInputError
 from clickbench.samples import Discovery, Sample, Stray, check_slugs
 
@@ -208,9 +209,10 @@ def _scan_benchmark(root: Path, layout: str, name: str, stray: list[Stray]) -> l
 
 def _scan_generic(root: Path, cfg: dict, stray: list[Stray]) -> list[Sample]:
     _require_dir(root, "dataset")
-    img_dir = root / cfg.get("images_dir", "images")
-    mask_dir = root / cfg.get("masks_dir", "masks")
-    suffix = cfg.get("mask_suffix", ".png")
+    cfg = {**config.defaults("dataset"), **cfg}
+    img_dir = root / cfg["images_dir"]
+    mask_dir = root / cfg["masks_dir"]
+    suffix = cfg["mask_suffix"]
     _require_dir(img_dir, "image")
     _require_dir(mask_dir, "mask")
     class_dirs = [p for p in sorted(img_dir.iterdir()) if p.is_dir() and not _hidden(p)]

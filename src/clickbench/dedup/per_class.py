@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from clickbench import datasets
+from clickbench import config, datasets
 from clickbench.dedup.grouping import DEFAULT_MAX_DISTANCE, choose_representatives, group_images
 from clickbench.dedup.hashing import Canonical, crop_correlations, image_hashes
 from clickbench.dedup.masks import MASK_IOU_MIN, mask_ious, reduce_mask
@@ -95,8 +95,8 @@ def dedup_class(
     ``on_bad_input="error"``; under ``"skip"`` the sample gets ``status = skipped``, its
     ``problem``, ``group = 0`` and is never selected. Rows are sorted by file number.
     """
-    cfg = dict(dedup_cfg or {})
-    method = cfg.get("method", "phash")
+    cfg = {**config.defaults("dedup"), **(dedup_cfg or {})}
+    method = cfg["method"]
     if method not in METHODS:
         raise ValueError(f"dedup.method must be one of {METHODS}, got {method!r}")
     max_distance = int(cfg.get("max_distance", DEFAULT_MAX_DISTANCE))
@@ -138,7 +138,7 @@ def dedup_class(
     if ok:
         _fill_groups(rows, ok, canon, masks, labels, samples)
     ids = [s.image_id for s in samples]
-    picks = index_rule(ids, int(cfg.get("index_start", 1)), int(cfg.get("index_step", 20)))
+    picks = index_rule(ids, int(cfg["index_start"]), int(cfg["index_step"]))
     if method == "phash":
         chosen = [r["image"] == r["representative"] and r["status"] == "ok" for r in rows]
     elif method == "index":
