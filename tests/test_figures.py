@@ -15,7 +15,7 @@ import pytest
 from conftest import run_script
 from PIL import Image
 
-from clickbench import dedup, figures, metrics, protocol_tables, protocols, tables
+from clickbench import dedup, figures, metrics, protocol_tables, protocols, row_io, study, tables
 from clickbench.datasets import slug
 
 SPECIES = ["Hourse Mackerel", "Gilt-Head Bream", "Red Sea Bream"]
@@ -122,8 +122,8 @@ def make_run(root, models=("ritm", "sam", "grabcut")):
                 npz, tsv = save(root, "first_click", "sam", cls, image, trace, strategies)
                 npzs.append(npz)
                 tsvs.append(tsv)
-    settings = tables.Settings.from_config(METRICS, PROTOCOLS, {m: MODELS[m] for m in models})
-    per_image = tables.read_rows(tsvs, "fish")
+    settings = study.Settings.from_config(METRICS, PROTOCOLS, {m: MODELS[m] for m in models})
+    per_image = row_io.read_rows(tsvs, "fish")
     plan = protocol_tables.Plan.from_config(PROTOCOLS)
     built = {
         **tables.build_tables(per_image, settings),
@@ -174,7 +174,7 @@ def test_image_grids_laid_out_once_match_matplotlibs_own_two_pass_save(
     """_save lays a PNG-only figure out once and switches the layout engine off, so savefig
     skips its dry-run draw; the pixels must equal what savefig's own layout gives."""
     _, per_image, built, settings, samples, npzs, out = written
-    rows = tables.with_methods(per_image)
+    rows = study.with_methods(per_image)
     calls = []
     original = figures._freeze_layout
     monkeypatch.setattr(
@@ -206,7 +206,7 @@ def test_trace_loop_finds_the_shared_loop(written):
 
 def test_grid_shows_sam_then_ritm_on_the_image_they_differ_most(written):
     _, per_image, built, settings, samples, npzs, _ = written
-    rows = figures.build_grid_rows(tables.with_methods(per_image), settings, samples, npzs)
+    rows = figures.build_grid_rows(study.with_methods(per_image), settings, samples, npzs)
     assert [r.label.split("\n")[0] for r in rows] == sorted(SPECIES)  # one image per species
     titles = [p.title for p in rows[0].panels]
     assert titles == ["sam:max_score (first click)", "ritm (noc)", "grabcut (noc)"]
@@ -235,8 +235,8 @@ def test_without_sam_every_figure_is_still_written(tmp_path):
 
 
 def test_with_no_rows_every_figure_is_a_placeholder(tmp_path):
-    settings = tables.Settings.from_config(METRICS, PROTOCOLS, MODELS)
-    rows = tables.empty_rows()
+    settings = study.Settings.from_config(METRICS, PROTOCOLS, MODELS)
+    rows = row_io.empty_rows()
     out = outputs(tmp_path)
     plan = protocol_tables.Plan.from_config(PROTOCOLS)
     built = {
@@ -250,10 +250,10 @@ def test_with_no_rows_every_figure_is_a_placeholder(tmp_path):
 
 def test_figures_script_writes_the_declared_plots_as_png_and_svg(written, tmp_path):
     _, per_image, built, *_ = written
-    tables.write_tsv(per_image, tmp_path / "per_image.tsv")
+    row_io.write_tsv(per_image, tmp_path / "per_image.tsv")
     inputs = {"per_image": str(tmp_path / "per_image.tsv")}
     for name in ("per_class", "noc", "prompts", "trials", "trials_per_image"):
-        tables.write_tsv(built[name], tmp_path / f"{name}.tsv")
+        row_io.write_tsv(built[name], tmp_path / f"{name}.tsv")
         inputs[name] = str(tmp_path / f"{name}.tsv")
     plots = [name for name, kind in figures.FIGURES.items() if kind == "plot"]
     outputs = {name: str(tmp_path / "fig" / f"{name}.png") for name in plots}
@@ -303,9 +303,9 @@ def test_example_figures_leave_out_the_images_dedup_did_not_select(written, tmp_
     _, per_image, built, settings, samples, npzs, _ = written
     tsvs = [str(p.with_suffix(".tsv")) for p in npzs]
     dropped = (SPECIES[0], "00001")
-    rows, _ = tables.read_marked_rows(tsvs, "fish", _dedup_tables(tmp_path, [dropped]))
+    rows, _ = row_io.read_marked_rows(tsvs, "fish", _dedup_tables(tmp_path, [dropped]))
     shown = figures.build_grid_rows(
-        tables.with_methods(tables.selected_rows(rows)), settings, samples, npzs
+        study.with_methods(row_io.selected_rows(rows)), settings, samples, npzs
     )
     assert len(shown) == len(SPECIES)
     assert all(r.label.split("\n")[:2] != list(dropped) for r in shown)
@@ -332,7 +332,7 @@ def _captured(monkeypatch):
 def test_prompt_curves_and_noc_trials_show_the_tables(monkeypatch):
     from test_tables import BEYOND_PROTOCOLS, beyond_rows
 
-    settings = tables.Settings.from_config(
+    settings = study.Settings.from_config(
         {"iou_thresholds": [0.85, 0.9], "miou_at": [1, 2, 3]}, BEYOND_PROTOCOLS, MODELS
     )
     plan = protocol_tables.Plan.from_config(BEYOND_PROTOCOLS)

@@ -36,7 +36,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from clickbench import tables  # noqa: E402
+from clickbench import study, tables  # noqa: E402
 from clickbench.outputs import FIGURES  # noqa: E402
 from clickbench.protocols import Trace, load_traces  # noqa: E402
 
@@ -166,7 +166,7 @@ def miou_curves(curve_table: pd.DataFrame, paths, value: str = "miou") -> None:
     """mIoU after every click, a panel per protocol (noc, replay), a line per method
     (``value="mbiou"``: mean boundary IoU)."""
     what = {"miou": "mIoU", "mbiou": "mean boundary IoU"}[value]
-    protocols = [p for p in tables.MULTI_CLICK if p in set(curve_table.get("protocol", []))]
+    protocols = [p for p in study.MULTI_CLICK if p in set(curve_table.get("protocol", []))]
     if not protocols:
         empty_figure(
             paths, f"{what} vs clicks", "No multi-click (noc or replay) results in this run."
@@ -222,7 +222,7 @@ def prompt_curves(prompts: pd.DataFrame, paths) -> None:
     """The ``prompts`` table drawn: a panel per method with a box (mIoU of the box alone and
     of box + k clicks, solid), k simulated clicks (dashed) and the first click (a star).
     Methods with the box "not applicable" are named in the title of their empty panel."""
-    sub = prompts[prompts["class"] == tables.ALL] if len(prompts) else prompts
+    sub = prompts[prompts["class"] == study.ALL] if len(prompts) else prompts
     if not len(sub):
         empty_figure(paths, "Box vs clicks", "No box, first-click or noc results in this run.")
         return
@@ -289,7 +289,7 @@ def noc_trials(per_image: pd.DataFrame, trials: pd.DataFrame, paths) -> None:
     col = max(cols, key=lambda c: float(c[4:-5]))
     label = col[4:-5]
     protocols = sorted(set(per_image["protocol"]))
-    overall = trials[trials["class"] == tables.ALL] if len(trials) else trials
+    overall = trials[trials["class"] == study.ALL] if len(trials) else trials
     with plt.rc_context(RC):
         fig, axes = plt.subplots(
             1,
@@ -337,7 +337,7 @@ def noc_trials(per_image: pd.DataFrame, trials: pd.DataFrame, paths) -> None:
 def noc_bars(noc_table: pd.DataFrame, paths) -> None:
     """NoC@t per method (overall rows of the noc table), grouped bars per threshold; NoF
     written at the end of each bar; the click budget drawn as a dashed line."""
-    sub = noc_table[noc_table["class"] == tables.ALL] if len(noc_table) else noc_table
+    sub = noc_table[noc_table["class"] == study.ALL] if len(noc_table) else noc_table
     noc_cols = [c for c in noc_table.columns if c.startswith("noc@")]
     if not len(sub) or not noc_cols:
         empty_figure(paths, "Number of clicks (NoC)", "No noc-protocol results in this run.")
@@ -571,12 +571,12 @@ def ambiguity(rows: Sequence[Row], paths) -> None:
 
 # ---------------------------------------------------------------- choosing images
 def grid_methods(
-    rows: pd.DataFrame, settings: tables.Settings, limit: int = 3
+    rows: pd.DataFrame, settings: study.Settings, limit: int = 3
 ) -> list[tuple[str, str]]:
     """The study-view (protocol, method)s shown in the grid: SAM first, then RITM, then the
     rest, at most ``limit``."""
-    rows = rows if "method" in rows else tables.with_methods(rows)
-    view = tables.study_view(rows, settings)
+    rows = rows if "method" in rows else study.with_methods(rows)
+    view = study.study_view(rows, settings)
     model_of = dict(zip(rows["method"], rows["model"], strict=True))
     rank = {"sam": 0, "ritm": 1}
     return sorted(
@@ -659,14 +659,14 @@ def _step_row(
 
 def build_grid_rows(
     rows: pd.DataFrame,
-    settings: tables.Settings,
+    settings: study.Settings,
     samples: Sequence[Mapping],
     trace_paths: Sequence[str | Path],
     max_rows: int = 9,
 ) -> list[Row]:
-    rows = rows if "method" in rows else tables.with_methods(rows)
+    rows = rows if "method" in rows else study.with_methods(rows)
     methods = grid_methods(rows, settings)
-    k = tables.kept(rows, settings)
+    k = study.kept(rows, settings)
     by_id = {(s["cls"], s["image"]): s for s in samples}
     index = trace_index(trace_paths)
     out = []
@@ -766,7 +766,7 @@ def declared_outputs(items: Iterable[tuple[str, str]], kind: str) -> dict[str, l
 def write_all(
     rows: pd.DataFrame,
     tables_: Mapping[str, pd.DataFrame],
-    settings: tables.Settings,
+    settings: study.Settings,
     samples: Sequence[Mapping],
     trace_paths: Sequence[str | Path],
     outputs: Mapping[str, Sequence[str | Path]],
@@ -775,7 +775,7 @@ def write_all(
 ) -> None:
     """Write every figure named in ``outputs`` (name -> paths, e.g. a PNG and an SVG)."""
     rows = rows.drop(columns=["dataset"], errors="ignore")
-    rows = tables.with_methods(tables.study_rows(rows))
+    rows = study.with_methods(study.study_rows(rows))
     for name, paths in outputs.items():
         if name == "mean_iou_by_species":
             mean_iou_by_species(tables_["per_class"], paths)

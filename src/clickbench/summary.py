@@ -1,7 +1,7 @@
 """``summary.md``: the headline numbers in plain Markdown, for readers who skip the HTML report.
 
 Built from the aggregate tables of :mod:`clickbench.tables` (read back with
-:func:`clickbench.tables.read_table`), plus, when given, the dedup tables and the run's
+:func:`clickbench.row_io.read_table`), plus, when given, the dedup tables and the run's
 ``provenance.yaml``. Numbers are rounded for reading (3 decimals; p-values 2 significant
 digits); the TSV tables hold the full values.
 """
@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from clickbench import protocol_tables, tables
+from clickbench import protocol_tables, row_io, tables
+from clickbench.study import ALL
 
 
 def _num(x, digits: int = 3) -> str:
@@ -66,7 +67,7 @@ def _study(describe: pd.DataFrame, paired: pd.DataFrame) -> list[str]:
         "",
     ]
     pairs = (
-        paired[(paired["comparison"] == "study") & (paired["class"] == tables.ALL)]
+        paired[(paired["comparison"] == "study") & (paired["class"] == ALL)]
         if len(paired)
         else paired
     )
@@ -85,7 +86,7 @@ def _study(describe: pd.DataFrame, paired: pd.DataFrame) -> list[str]:
 
 def _ambiguity(ambiguity: pd.DataFrame, paired: pd.DataFrame) -> list[str]:
     out = ["## SAM's ambiguity: the mask it keeps vs the best of its three", ""]
-    rows = ambiguity[ambiguity["class"] == tables.ALL] if len(ambiguity) else ambiguity
+    rows = ambiguity[ambiguity["class"] == ALL] if len(ambiguity) else ambiguity
     if not len(rows):
         return out + ["No SAM first-click or replay results in this run.", ""]
     for r in rows.itertuples(index=False):
@@ -100,15 +101,13 @@ def _ambiguity(ambiguity: pd.DataFrame, paired: pd.DataFrame) -> list[str]:
             )
             + "."
         )
-    pairs = paired[
-        (paired["comparison"] == "oracle_vs_max_score") & (paired["class"] == tables.ALL)
-    ]
+    pairs = paired[(paired["comparison"] == "oracle_vs_max_score") & (paired["class"] == ALL)]
     for r in pairs.itertuples(index=False):
         out.append(
             f"- {r.a} minus {r.b}: 95% bootstrap interval {_num(r.ci_low)} to {_num(r.ci_high)}, "
             f"Wilcoxon p = {_p(r.wilcoxon_p)}."
         )
-    worst = ambiguity[ambiguity["class"] != tables.ALL].sort_values(
+    worst = ambiguity[ambiguity["class"] != ALL].sort_values(
         ["gap", "class"], ascending=[False, True]
     )
     if len(worst):
@@ -119,7 +118,7 @@ def _ambiguity(ambiguity: pd.DataFrame, paired: pd.DataFrame) -> list[str]:
 
 def _noc(noc: pd.DataFrame) -> list[str]:
     out = ["## Clicks needed (noc protocol)", ""]
-    rows = noc[noc["class"] == tables.ALL] if len(noc) else noc
+    rows = noc[noc["class"] == ALL] if len(noc) else noc
     if not len(rows):
         return out + ["No noc-protocol results in this run.", ""]
     cols = ["method", "n", "max_clicks"] + [
@@ -154,7 +153,7 @@ def _multiclick(multiclick: pd.DataFrame) -> list[str]:
 
 def _selection(selection: pd.DataFrame) -> list[str]:
     out = ["## Dedup vs the study's index rule", ""]
-    rows = selection[selection["class"] == tables.ALL] if len(selection) else selection
+    rows = selection[selection["class"] == ALL] if len(selection) else selection
     if not len(rows):
         return out + ["No study-view results to compare the two selections on.", ""]
     if not (rows["index_n"] > 0).any():
@@ -178,9 +177,7 @@ def _selection(selection: pd.DataFrame) -> list[str]:
             f"{_count(r.index_not_representative)} not their group's representative, "
             f"{r.both_n} in both selections): index minus dedup {_num(r.index_minus_dedup)}."
         )
-    per_class = selection[
-        (selection["class"] != tables.ALL) & selection["index_minus_dedup"].notna()
-    ]
+    per_class = selection[(selection["class"] != ALL) & selection["index_minus_dedup"].notna()]
     if len(per_class):
         w = (
             per_class.assign(size=per_class["index_minus_dedup"].abs())
@@ -198,7 +195,7 @@ def _selection(selection: pd.DataFrame) -> list[str]:
 
 def _boundary(boundary: pd.DataFrame) -> list[str]:
     out = ["## Boundary IoU", ""]
-    rows = boundary[boundary["class"] == tables.ALL] if len(boundary) else boundary
+    rows = boundary[boundary["class"] == ALL] if len(boundary) else boundary
     if not len(rows):
         return out + ["No multi-click results in this run.", ""]
     cols = ["protocol", "method", "n"] + [c for c in boundary.columns if c.startswith("mbiou@")]
@@ -219,7 +216,7 @@ def _floats(df: pd.DataFrame, columns) -> pd.DataFrame:
 
 def _prompts(prompts: pd.DataFrame) -> list[str]:
     out = ["## Box vs first click vs k clicks", ""]
-    rows = prompts[prompts["class"] == tables.ALL] if len(prompts) else prompts
+    rows = prompts[prompts["class"] == ALL] if len(prompts) else prompts
     if not len(rows) or not (rows["prompt"] == "box").any():
         return out + ["No box-protocol results in this run.", ""]
     shown = rows[["method", "prompt", "clicks", "n", "miou", "mbiou", "note"]]
@@ -236,7 +233,7 @@ def _prompts(prompts: pd.DataFrame) -> list[str]:
 
 def _trials(trials: pd.DataFrame, paired: pd.DataFrame) -> list[str]:
     out = ["## Random and perturbed clicks: NoC over trials", ""]
-    rows = trials[trials["class"] == tables.ALL] if len(trials) else trials
+    rows = trials[trials["class"] == ALL] if len(trials) else trials
     if not len(rows):
         return out + ["No random_clicks or perturbed results in this run.", ""]
     labels = [c[4:] for c in trials.columns if c.startswith("noc@") and c.count("_") == 0]
@@ -355,14 +352,14 @@ def write(
     :data:`clickbench.protocol_tables.TABLES` may be absent from ``table_paths``;
     ``browser``: see :func:`render`)."""
     tabs = {
-        name: tables.read_table(table_paths[name])
+        name: row_io.read_table(table_paths[name])
         for name in tables.TABLES
         if name != "selection" or name in table_paths
     }
     for name in protocol_tables.TABLES:
         if name in table_paths:
-            tabs[name] = tables.read_table(table_paths[name])
-    timing = tables.read_table(timing_path) if timing_path else None
+            tabs[name] = row_io.read_table(table_paths[name])
+    timing = row_io.read_table(timing_path) if timing_path else None
     extra = {}
     for title, p in (extra_paths or {}).items():
         extra[title] = pd.read_csv(p, sep="\t", dtype=str, keep_default_na=False)
