@@ -8,15 +8,16 @@ stopped early at 0.90); SAM gets the first click with 3 candidate masks, re-scor
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import run_script
+from conftest import TEST_CONFIG, run_script
 
-from clickbench import dedup, paired_stats, row_io, study, tables
+from clickbench import config, dedup, paired_stats, row_io, study, tables
 
 HM, GB = "Hourse Mackerel", "Gilt-Head Bream"  # spelling kept, as in the Kaggle folders
 
@@ -326,8 +327,34 @@ def test_paired_oracle_vs_max_score(built):
     assert gb["n"] == 3 and gb["wilcoxon_p"] == pytest.approx(1.0)
 
 
+def test_settings_take_the_schemas_defaults_for_what_a_block_lacks():
+    metrics = config.load_schema()["properties"]["metrics"]["properties"]
+    s = study.Settings.from_config(
+        {"study": {"max_clicks": 3}},
+        {"noc": {"models": ["ritm"]}, "replay": {"source": "ritm", "models": ["sam"]}},
+        MODELS,
+    )
+    assert s.thresholds == tuple(metrics["iou_thresholds"]["default"])
+    assert s.miou_at == tuple(metrics["miou_at"]["default"])
+    assert s.study_target == metrics["study"]["properties"]["target_iou"]["default"]
+    assert s.study_max_clicks == 3
+    boot = metrics["bootstrap"]["properties"]
+    assert (s.bootstrap_samples, s.bootstrap_seed) == (
+        boot["samples"]["default"],
+        boot["seed"]["default"],
+    )
+    noc = config.load_schema()["properties"]["protocols"]["properties"]["noc"]["properties"]
+    # replay without its own max_clicks runs as far as noc
+    assert s.horizons == {"first_click": 1, "noc": noc["max_clicks"]["default"], "replay": 20}
+    # a validated config's blocks come back as they are
+    cfg = config.validate(TEST_CONFIG)
+    assert config.with_defaults("metrics", cfg["metrics"]) == cfg["metrics"]
+    assert config.with_defaults("protocols", cfg["protocols"]) == cfg["protocols"]
+    assert cfg["metrics"]["study"] == {"target_iou": s.study_target, "max_clicks": 10}
+
+
 def test_paired_degenerate_cases_do_not_crash():
-    s = study.Settings(bootstrap_samples=200)
+    s = dataclasses.replace(study.Settings.from_config(), bootstrap_samples=200)
     one = paired_stats.paired(
         pd.Series([0.5], index=[("A", "1")]), pd.Series([0.4], index=[("A", "1")]), s
     )

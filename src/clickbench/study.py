@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from clickbench.config import with_defaults
 from clickbench.models.registry import SAM_FAMILY
 from clickbench.protocols import DRIVING_STRATEGY
 
@@ -45,14 +46,15 @@ STUDY_PROTOCOLS = ("noc", "first_click", "replay")
 # ---------------------------------------------------------------- settings
 @dataclass(frozen=True)
 class Settings:
-    """What the tables need from the config (see :meth:`from_config`)."""
+    """What the tables need from the config (see :meth:`from_config`; the schema holds every
+    default)."""
 
-    thresholds: tuple[float, ...] = (0.85, 0.90)
-    miou_at: tuple[int, ...] = (1, 2, 3, 5, 10)
-    study_target: float = 0.90
-    study_max_clicks: int = 10
-    bootstrap_samples: int = 2000
-    bootstrap_seed: int = 0
+    thresholds: tuple[float, ...]
+    miou_at: tuple[int, ...]
+    study_target: float
+    study_max_clicks: int
+    bootstrap_samples: int
+    bootstrap_seed: int
     #: protocol -> the number of clicks its loops run to (curve length)
     horizons: Mapping[str, int] = field(default_factory=dict)
     #: model name -> config ``type`` (sam, ritm, grabcut, random_walker)
@@ -67,25 +69,24 @@ class Settings:
         protocols: Mapping | None = None,
         models: Mapping | None = None,
     ) -> Settings:
-        """From the config blocks ``metrics``, ``protocols`` and ``models`` (defaults as the
-        schema's when a key is absent)."""
-        metrics = dict(metrics or {})
-        protocols = dict(protocols or {})
-        study = metrics.get("study") or {}
-        boot = metrics.get("bootstrap") or {}
+        """From the config blocks ``metrics``, ``protocols`` and ``models``; a key a block
+        lacks takes the schema's default (:func:`clickbench.config.with_defaults`). ``replay``
+        runs as far as ``noc`` unless it sets its own ``max_clicks``."""
+        metrics = with_defaults("metrics", metrics)
+        protocols = with_defaults("protocols", protocols)
+        study, boot = metrics["study"], metrics["bootstrap"]
         horizons = {"first_click": 1}
         if "noc" in protocols:
-            horizons["noc"] = int(protocols["noc"].get("max_clicks", 20))
+            horizons["noc"] = int(protocols["noc"]["max_clicks"])
         if "replay" in protocols:
-            replay = protocols["replay"]
-            horizons["replay"] = int(replay.get("max_clicks") or horizons.get("noc", 20))
+            horizons["replay"] = int(protocols["replay"].get("max_clicks") or horizons["noc"])
         return cls(
-            thresholds=tuple(float(t) for t in metrics.get("iou_thresholds", (0.85, 0.90))),
-            miou_at=tuple(int(k) for k in metrics.get("miou_at", (1, 2, 3, 5, 10))),
-            study_target=float(study.get("target_iou", 0.90)),
-            study_max_clicks=int(study.get("max_clicks", 10)),
-            bootstrap_samples=int(boot.get("samples", 2000)),
-            bootstrap_seed=int(boot.get("seed", 0)),
+            thresholds=tuple(float(t) for t in metrics["iou_thresholds"]),
+            miou_at=tuple(int(k) for k in metrics["miou_at"]),
+            study_target=float(study["target_iou"]),
+            study_max_clicks=int(study["max_clicks"]),
+            bootstrap_samples=int(boot["samples"]),
+            bootstrap_seed=int(boot["seed"]),
             horizons=horizons,
             model_types={name: spec["type"] for name, spec in (models or {}).items()},
             replay_source=(protocols.get("replay") or {}).get("source"),
