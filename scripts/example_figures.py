@@ -5,7 +5,7 @@ aggregate does) so that it runs beside aggregate instead of after it.
 
 input: rows (the per-image TSVs), dedup (the per-class dedup tables), traces (the per-image
 .npz); params: dataset, samples (dicts cls, image, slug, image_path, mask_path, layout),
-metrics, protocols, models; output: one PNG per image figure of clickbench.figures.FIGURES.
+metrics, protocols, models; output: one PNG per image figure of clickbench.outputs.FIGURES.
 """
 
 import logging

@@ -1,7 +1,7 @@
-"""Tables -> the summary plots (see clickbench.figures; the image panels are example_figures.py).
+"""Tables -> the summary plots (see clickbench.plots; the image panels are example_figures.py).
 
 input: per_image, per_class, noc, prompts, trials and trials_per_image tables; params: metrics, protocols,
-models; output: one PNG per plot of clickbench.figures.FIGURES, and `<name>_svg` for an SVG
+models; output: one PNG per plot of clickbench.outputs.FIGURES, and `<name>_svg` for an SVG
 copy.
 """
 

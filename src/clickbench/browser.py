@@ -64,7 +64,7 @@ INDEX = "browser/index.html"
 #: decimals kept for IoUs and scores in the page's data
 DECIMALS = 4
 
-#: drawing: the dimmed grey photo under masks (as :func:`clickbench.figures.overlay`), the
+#: drawing: the dimmed grey photo under masks (as :func:`clickbench.panels.overlay`), the
 #: mask tint, the ground truth's tint and outline, the ignore band's tint
 GREY_FACTOR = 0.75
 MASK_COLOR = (0, 114, 178)
