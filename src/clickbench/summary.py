@@ -50,6 +50,21 @@ def markdown_table(df: pd.DataFrame, digits: int = 3) -> str:
     return "\n".join(lines)
 
 
+def _overall(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``table`` aggregated over every class (``class`` :data:`ALL`)."""
+    return table[table["class"] == ALL] if len(table) else table
+
+
+def _prefixed(table: pd.DataFrame, *prefixes: str) -> list[str]:
+    """The columns of ``table`` whose names start with one of ``prefixes``, in order."""
+    return [c for c in table.columns if c.startswith(prefixes)]
+
+
+def _with_table(out: list[str], text: str, table: pd.DataFrame, digits: int = 3) -> list[str]:
+    """``out``, then ``text`` and ``table`` (its ``n`` column titled ``images``)."""
+    return out + [text, "", markdown_table(table.rename(columns={"n": "images"}), digits), ""]
+
+
 def _study(describe: pd.DataFrame, paired: pd.DataFrame) -> list[str]:
     out = ["## The study's comparison", ""]
     study = describe[describe["study"] == 1] if len(describe) else describe
@@ -86,7 +101,7 @@ def _study(describe: pd.DataFrame, paired: pd.DataFrame) -> list[str]:
 
 def _ambiguity(ambiguity: pd.DataFrame, paired: pd.DataFrame) -> list[str]:
     out = ["## SAM's ambiguity: the mask it keeps vs the best of its three", ""]
-    rows = ambiguity[ambiguity["class"] == ALL] if len(ambiguity) else ambiguity
+    rows = _overall(ambiguity)
     if not len(rows):
         return out + ["No SAM first-click or replay results in this run.", ""]
     for r in rows.itertuples(index=False):
@@ -118,42 +133,32 @@ def _ambiguity(ambiguity: pd.DataFrame, paired: pd.DataFrame) -> list[str]:
 
 def _noc(noc: pd.DataFrame) -> list[str]:
     out = ["## Clicks needed (noc protocol)", ""]
-    rows = noc[noc["class"] == ALL] if len(noc) else noc
+    rows = _overall(noc)
     if not len(rows):
         return out + ["No noc-protocol results in this run.", ""]
-    cols = ["method", "n", "max_clicks"] + [
-        c for c in noc.columns if c.startswith(("noc@", "nof@"))
-    ]
-    out += [
+    cols = ["method", "n", "max_clicks", *_prefixed(noc, "noc@", "nof@")]
+    text = (
         "NoC@t: mean number of clicks to reach IoU t (the click limit when never); NoF@t: images "
-        "that never reach it.",
-        "",
-        markdown_table(rows[cols].rename(columns={"n": "images"}), digits=2),
-        "",
-    ]
-    return out
+        "that never reach it."
+    )
+    return _with_table(out, text, rows[cols], digits=2)
 
 
 def _multiclick(multiclick: pd.DataFrame) -> list[str]:
     out = ["## Multi-click SAM", ""]
     if not len(multiclick):
         return out + ["No multi-click SAM results in this run.", ""]
-    cols = ["protocol", "method", "n"] + [
-        c for c in multiclick.columns if c.startswith(("miou@", "noc@"))
-    ]
-    out += [
+    cols = ["protocol", "method", "n", *_prefixed(multiclick, "miou@", "noc@")]
+    text = (
         "mIoU after k clicks: `replay` gives SAM RITM's clicks 1..k; `noc` lets SAM run its own "
-        "loop with each mask-selection strategy (RITM's own loop as the reference row).",
-        "",
-        markdown_table(multiclick[cols].rename(columns={"n": "images"})),
-        "",
-    ]
-    return out
+        "loop with each mask-selection strategy (RITM's own loop as the reference row)."
+    )
+    return _with_table(out, text, multiclick[cols])
 
 
 def _selection(selection: pd.DataFrame) -> list[str]:
     out = ["## Dedup vs the study's index rule", ""]
-    rows = selection[selection["class"] == ALL] if len(selection) else selection
+    rows = _overall(selection)
     if not len(rows):
         return out + ["No study-view results to compare the two selections on.", ""]
     if not (rows["index_n"] > 0).any():
@@ -195,18 +200,15 @@ def _selection(selection: pd.DataFrame) -> list[str]:
 
 def _boundary(boundary: pd.DataFrame) -> list[str]:
     out = ["## Boundary IoU", ""]
-    rows = boundary[boundary["class"] == ALL] if len(boundary) else boundary
+    rows = _overall(boundary)
     if not len(rows):
         return out + ["No multi-click results in this run.", ""]
-    cols = ["protocol", "method", "n"] + [c for c in boundary.columns if c.startswith("mbiou@")]
-    out += [
+    cols = ["protocol", "method", "n", *_prefixed(boundary, "mbiou@")]
+    text = (
         "Mean boundary IoU after k clicks (Cheng et al., 2021: IoU of the masks' boundary "
-        "bands, 2% of the image diagonal wide), beside the mIoU above.",
-        "",
-        markdown_table(_floats(rows[cols], cols[3:]).rename(columns={"n": "images"})),
-        "",
-    ]
-    return out
+        "bands, 2% of the image diagonal wide), beside the mIoU above."
+    )
+    return _with_table(out, text, _floats(rows[cols], cols[3:]))
 
 
 def _floats(df: pd.DataFrame, columns) -> pd.DataFrame:
@@ -216,24 +218,21 @@ def _floats(df: pd.DataFrame, columns) -> pd.DataFrame:
 
 def _prompts(prompts: pd.DataFrame) -> list[str]:
     out = ["## Box vs first click vs k clicks", ""]
-    rows = prompts[prompts["class"] == ALL] if len(prompts) else prompts
+    rows = _overall(prompts)
     if not len(rows) or not (rows["prompt"] == "box").any():
         return out + ["No box-protocol results in this run.", ""]
     shown = rows[["method", "prompt", "clicks", "n", "miou", "mbiou", "note"]]
-    out += [
+    text = (
         "Mean IoU and boundary IoU of the kept mask: the ground-truth box alone (`box`, 0 "
         "clicks) and with k simulated clicks after it, RITM's first click alone, and k clicks "
-        "of the model's own simulated loop.",
-        "",
-        markdown_table(_floats(shown, ["miou", "mbiou"]).rename(columns={"n": "images"})),
-        "",
-    ]
-    return out
+        "of the model's own simulated loop."
+    )
+    return _with_table(out, text, _floats(shown, ["miou", "mbiou"]))
 
 
 def _trials(trials: pd.DataFrame, paired: pd.DataFrame) -> list[str]:
     out = ["## Random and perturbed clicks: NoC over trials", ""]
-    rows = trials[trials["class"] == ALL] if len(trials) else trials
+    rows = _overall(trials)
     if not len(rows):
         return out + ["No random_clicks or perturbed results in this run.", ""]
     labels = [c[4:] for c in trials.columns if c.startswith("noc@") and c.count("_") == 0]
