@@ -16,20 +16,9 @@ from clickbench.protocols import DRIVING_STRATEGY
 from clickbench.row_io import records_frame
 from clickbench.study import ALL, Settings, kept, method_names, study_view, with_methods
 
-PAIRED_COLUMNS = [
-    "comparison",
-    "a",
-    "b",
-    "class",
-    "n",
-    "mean_a",
-    "mean_b",
-    "mean_diff",
-    "ci_low",
-    "ci_high",
-    "wilcoxon_p",
-    "note",
-]
+#: the statistics of one comparison (:func:`paired`, before its ``note``), in table order
+STAT_COLUMNS = ["n", "mean_a", "mean_b", "mean_diff", "ci_low", "ci_high", "wilcoxon_p"]
+PAIRED_COLUMNS = ["comparison", "a", "b", "class", *STAT_COLUMNS, "note"]
 
 
 def comparisons(
@@ -125,4 +114,4 @@ def paired_table(rows: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     return records_frame(records, PAIRED_COLUMNS, ints=["n"])
 
 
-__all__ = ["PAIRED_COLUMNS", "comparisons", "paired", "paired_table"]
+__all__ = ["PAIRED_COLUMNS", "STAT_COLUMNS", "comparisons", "paired", "paired_table"]

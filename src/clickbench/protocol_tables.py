@@ -33,7 +33,7 @@ import pandas as pd
 
 from clickbench import metrics, stats
 from clickbench.outputs import PROTOCOL_TABLES
-from clickbench.paired_stats import paired
+from clickbench.paired_stats import STAT_COLUMNS, paired
 from clickbench.protocols import BOX_PROTOCOL, TRIAL_PROTOCOLS
 from clickbench.row_io import mark_selection, records_frame, selected_rows
 from clickbench.study import ALL, Settings, class_groups, curves, study_rows, with_methods
@@ -284,21 +284,7 @@ def trials_tables(
 
 
 # ---------------------------------------------------------------- paired, Holm-corrected
-PROTOCOL_PAIRED_COLUMNS = [
-    "comparison",
-    "a",
-    "b",
-    "measure",
-    "n",
-    "mean_a",
-    "mean_b",
-    "mean_diff",
-    "ci_low",
-    "ci_high",
-    "wilcoxon_p",
-    "holm_p",
-    "note",
-]
+PROTOCOL_PAIRED_COLUMNS = ["comparison", "a", "b", "measure", *STAT_COLUMNS, "holm_p", "note"]
 
 
 def protocol_paired_table(rows: pd.DataFrame, settings: Settings, plan: Plan) -> pd.DataFrame:

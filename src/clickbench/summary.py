@@ -9,7 +9,7 @@ digits); the TSV tables hold the full values.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -60,9 +60,22 @@ def _prefixed(table: pd.DataFrame, *prefixes: str) -> list[str]:
     return [c for c in table.columns if c.startswith(prefixes)]
 
 
-def _with_table(out: list[str], text: str, table: pd.DataFrame, digits: int = 3) -> list[str]:
-    """``out``, then ``text`` and ``table`` (its ``n`` column titled ``images``)."""
-    return out + [text, "", markdown_table(table.rename(columns={"n": "images"}), digits), ""]
+def _table_section(
+    title: str,
+    rows: pd.DataFrame,
+    empty: str,
+    text: str,
+    columns: list[str],
+    digits: int = 3,
+    floats: Iterable[str] = (),
+) -> list[str]:
+    """A section: ``title``, then ``text`` and the ``columns`` of ``rows`` as a table (its ``n``
+    column titled ``images``, ``floats`` shown as floats), or ``empty`` when there are no rows."""
+    out = [f"## {title}", ""]
+    if not len(rows):
+        return out + [empty, ""]
+    table = _floats(rows[columns], floats).rename(columns={"n": "images"})
+    return out + [text, "", markdown_table(table, digits), ""]
 
 
 def _study(describe: pd.DataFrame, paired: pd.DataFrame) -> list[str]:
@@ -132,28 +145,26 @@ def _ambiguity(ambiguity: pd.DataFrame, paired: pd.DataFrame) -> list[str]:
 
 
 def _noc(noc: pd.DataFrame) -> list[str]:
-    out = ["## Clicks needed (noc protocol)", ""]
-    rows = _overall(noc)
-    if not len(rows):
-        return out + ["No noc-protocol results in this run.", ""]
-    cols = ["method", "n", "max_clicks", *_prefixed(noc, "noc@", "nof@")]
-    text = (
+    return _table_section(
+        "Clicks needed (noc protocol)",
+        _overall(noc),
+        "No noc-protocol results in this run.",
         "NoC@t: mean number of clicks to reach IoU t (the click limit when never); NoF@t: images "
-        "that never reach it."
+        "that never reach it.",
+        ["method", "n", "max_clicks", *_prefixed(noc, "noc@", "nof@")],
+        digits=2,
     )
-    return _with_table(out, text, rows[cols], digits=2)
 
 
 def _multiclick(multiclick: pd.DataFrame) -> list[str]:
-    out = ["## Multi-click SAM", ""]
-    if not len(multiclick):
-        return out + ["No multi-click SAM results in this run.", ""]
-    cols = ["protocol", "method", "n", *_prefixed(multiclick, "miou@", "noc@")]
-    text = (
+    return _table_section(
+        "Multi-click SAM",
+        multiclick,
+        "No multi-click SAM results in this run.",
         "mIoU after k clicks: `replay` gives SAM RITM's clicks 1..k; `noc` lets SAM run its own "
-        "loop with each mask-selection strategy (RITM's own loop as the reference row)."
+        "loop with each mask-selection strategy (RITM's own loop as the reference row).",
+        ["protocol", "method", "n", *_prefixed(multiclick, "miou@", "noc@")],
     )
-    return _with_table(out, text, multiclick[cols])
 
 
 def _selection(selection: pd.DataFrame) -> list[str]:
@@ -199,16 +210,16 @@ def _selection(selection: pd.DataFrame) -> list[str]:
 
 
 def _boundary(boundary: pd.DataFrame) -> list[str]:
-    out = ["## Boundary IoU", ""]
-    rows = _overall(boundary)
-    if not len(rows):
-        return out + ["No multi-click results in this run.", ""]
-    cols = ["protocol", "method", "n", *_prefixed(boundary, "mbiou@")]
-    text = (
+    mbiou = _prefixed(boundary, "mbiou@")
+    return _table_section(
+        "Boundary IoU",
+        _overall(boundary),
+        "No multi-click results in this run.",
         "Mean boundary IoU after k clicks (Cheng et al., 2021: IoU of the masks' boundary "
-        "bands, 2% of the image diagonal wide), beside the mIoU above."
+        "bands, 2% of the image diagonal wide), beside the mIoU above.",
+        ["protocol", "method", "n", *mbiou],
+        floats=mbiou,
     )
-    return _with_table(out, text, _floats(rows[cols], cols[3:]))
 
 
 def _floats(df: pd.DataFrame, columns) -> pd.DataFrame:
@@ -217,17 +228,18 @@ def _floats(df: pd.DataFrame, columns) -> pd.DataFrame:
 
 
 def _prompts(prompts: pd.DataFrame) -> list[str]:
-    out = ["## Box vs first click vs k clicks", ""]
     rows = _overall(prompts)
-    if not len(rows) or not (rows["prompt"] == "box").any():
-        return out + ["No box-protocol results in this run.", ""]
-    shown = rows[["method", "prompt", "clicks", "n", "miou", "mbiou", "note"]]
-    text = (
+    with_box = len(rows) and (rows["prompt"] == "box").any()
+    return _table_section(
+        "Box vs first click vs k clicks",
+        rows if with_box else rows.iloc[:0],
+        "No box-protocol results in this run.",
         "Mean IoU and boundary IoU of the kept mask: the ground-truth box alone (`box`, 0 "
         "clicks) and with k simulated clicks after it, RITM's first click alone, and k clicks "
-        "of the model's own simulated loop."
+        "of the model's own simulated loop.",
+        ["method", "prompt", "clicks", "n", "miou", "mbiou", "note"],
+        floats=["miou", "mbiou"],
     )
-    return _with_table(out, text, _floats(shown, ["miou", "mbiou"]))
 
 
 def _trials(trials: pd.DataFrame, paired: pd.DataFrame) -> list[str]:
