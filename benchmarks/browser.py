@@ -88,7 +88,7 @@ def _loop(gt: np.ndarray, sd: np.ndarray, n_cand: int, rng: np.random.Generator)
 def _synthesise(args) -> None:
     """Every trace of one image (one class x GrabCut photo)."""
     from clickbench import datasets, metrics
-    from clickbench.protocols import Trace, save_traces, trace_rows, write_rows_tsv
+    from clickbench.traces import Trace, save_traces, trace_rows, write_rows_tsv
 
     out, cls, sample, seed = args
     image = datasets.load_image(sample.image)

@@ -7,7 +7,7 @@ Every SAM-family adapter of clickbench (SAM, SAM 2.1, HQ-SAM, EfficientViT-SAM) 
 randomly initialised weights, built from each package's own classes (no download): the
 full-size variants that fit a CPU run here (SAM ``vit_b``, SAM 2.1 ``hiera_t``, HQ-SAM
 ``vit_b`` and ``vit_tiny``, EfficientViT-SAM ``l0``) and each family's ``tiny`` test model.
-On ``--images`` synthetic 590x445 images (benchmarks/models.py's), each model encodes every
+On ``--images`` synthetic 590x445 images (benchmarks/common.py's), each model encodes every
 image once (``set_image``, no embedding cache) and decodes ``--clicks`` clicks on it (one
 ``predict`` call = all four candidates). Reported: median seconds per encode and per click,
 and each encode relative to SAM ``vit_b``'s measured in the same run. Random weights cost
@@ -31,7 +31,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "src"), str(REPO / "benchmarks")]
 
-from models import machine, synthetic_images  # noqa: E402  (benchmarks/models.py)
+from common import machine, synthetic_images  # noqa: E402  (benchmarks/common.py)
 
 from clickbench.clicks import Click  # noqa: E402
 
@@ -127,16 +127,23 @@ def bench(make, data, clicks: int) -> dict:
     }
 
 
-def markdown(res: dict) -> str:
-    ref = res["models"].get("sam:vit_b", {}).get("encode_median_s")
+def run(data, clicks: int, quick: bool) -> dict:
+    """``family:variant`` -> :func:`bench` of every model of :func:`builders`, in turn."""
+    out = {}
+    for family, variant, make in builders(quick):
+        print(f"{family} {variant} ...", file=sys.stderr, flush=True)
+        out[f"{family}:{variant}"] = bench(make, data, clicks)
+    return out
+
+
+def table(models: dict) -> str:
+    """The markdown table of :func:`run`'s results."""
+    ref = models.get("sam:vit_b", {}).get("encode_median_s")
     lines = [
-        f"{res['machine'].get('cpu', '')}, torch threads {res['threads']}, "
-        f"1-min load average at start {res['load_start']:.2f}, at end {res['load_end']:.2f}",
-        "",
         "| family | variant | parameters | encode s (median) | per click s (median) | encode / SAM vit_b |",
         "| --- | --- | ---: | ---: | ---: | ---: |",
     ]
-    for key, r in res["models"].items():
+    for key, r in models.items():
         fam, var = key.split(":", 1)
         rel = f"{r['encode_median_s'] / ref:.2f}" if ref else "—"
         lines.append(
@@ -144,6 +151,14 @@ def markdown(res: dict) -> str:
             f"{r['decode_median_s']:.3f} | {rel} |"
         )
     return "\n".join(lines)
+
+
+def markdown(res: dict) -> str:
+    return (
+        f"{res['machine'].get('cpu', '')}, torch threads {res['threads']}, "
+        f"1-min load average at start {res['load_start']:.2f}, at end {res['load_end']:.2f}"
+        f"\n\n{table(res['models'])}"
+    )
 
 
 def main(argv=None) -> dict:
@@ -165,11 +180,8 @@ def main(argv=None) -> dict:
         "images": args.images,
         "clicks": args.clicks,
         "load_start": os.getloadavg()[0],
-        "models": {},
     }
-    for family, variant, make in builders(args.quick):
-        print(f"{family} {variant} ...", file=sys.stderr, flush=True)
-        res["models"][f"{family}:{variant}"] = bench(make, data, args.clicks)
+    res["models"] = run(data, args.clicks, args.quick)
     res["load_end"] = os.getloadavg()[0]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(res, indent=1))

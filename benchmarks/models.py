@@ -7,6 +7,7 @@
     nice python benchmarks/models.py --accelerate sdpa,compile --no-ritm   # SAM encoders only
     nice python benchmarks/models.py --workflow --no-micro --chunk-size 2 \
         --layouts current,side-by-side,side-by-side+sdpa+bf16             # images per hour
+    nice python benchmarks/models.py --families --no-ritm --accelerate none  # every family
 
 Randomly initialised full-size models (no download): SAM ``vit_b`` (segment-anything's own
 ``sam_model_registry["vit_b"]``) and RITM HRNet18s IT-M (``HRNetModel`` with
@@ -23,6 +24,8 @@ x 10 simulated clicks (clickbench's RITM click simulator, protocols.run_loop):
   of every candidate and kept-mask choices over the plain fp32 loop's clicks;
 - the encoder's achieved FLOP/s (vit_b: about 972 GFLOP per 1024x1024 image) against a
   large matrix product's FLOP/s measured in the same run, in fp32 and bf16;
+- with ``--families``: every SAM-family adapter's encode and per-click time, side by side
+  (benchmarks/families.py: SAM, SAM 2.1, HQ-SAM, EfficientViT-SAM, full size and tiny);
 - how much bf16 changes SAM's output: the fp32 loop's clicks are replayed with the bf16
   encoder and every candidate's IoU compared (mean |dIoU|), on tiny and full-size weights;
 - with ``--workflow``: the whole workflow's wall time over the pure model time of the work it
@@ -35,12 +38,10 @@ x 10 simulated clicks (clickbench's RITM click simulator, protocols.run_loop):
   there (``--directory`` + ``-s`` this repository's Snakefile) before the micro-benchmarks.
   A demo dataset is generated first, untimed (``snakemake demo_dataset``): it stands in for
   a downloaded dataset, as the saved checkpoints stand in for downloaded weights.
-  Pure model time is what the workflow's own job logs record (scripts/run_model.py:
-  ``set_image`` and every click); each job's Snakemake benchmark gives its wall time, the
-  rest of which is split into model build (re-measured outside: imports, checkpoint
-  verification, load), start-up and the job's non-model work; Snakemake's printed log
-  splits the non-model rules. A second pure-time estimate multiplies the work by this run's
-  unit costs. With ``--quick`` the workflow runs the tiny checkpoints (a smoke test).
+  The workflow harness is benchmarks/workflow.py: pure model time from the per-image
+  timing tables the model jobs write, job times from Snakemake's benchmark files and
+  records; a second pure-time estimate multiplies the work by this run's
+unit costs. With ``--quick`` the workflow runs the tiny checkpoints (a smoke test).
   ``--layouts`` runs it once per thread layout / encoder setting (:data:`LAYOUTS`), one
   after another in folders of their own, and compares images per hour.
 
@@ -53,8 +54,6 @@ import argparse
 import copy
 import json
 import os
-import platform
-import re
 import shutil
 import statistics
 import subprocess
@@ -67,9 +66,31 @@ import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "src"), str(REPO / "tests")]
+sys.path[:0] = [str(REPO / "src"), str(REPO / "benchmarks")]
 
-from conftest import snakemake_command  # noqa: E402
+import families  # noqa: E402  (benchmarks/families.py)
+from common import (  # noqa: E402
+    H,
+    W,
+    cpu_busy_s,
+    machine,
+    matmul_flops,
+    own_cpu_s,
+    summary,
+    synthetic_images,
+)
+from workflow import (  # noqa: E402
+    LAYOUTS,
+    SELF_CONTAINED,
+    add_unit_cost_estimate,
+    compare_layouts,
+    layouts_markdown,
+    save_checkpoints,
+    self_contained_config,
+    user_config,
+    workflow_markdown,
+    workflow_ratio,
+)
 
 from clickbench.models import accelerate as acceleration  # noqa: E402
 from clickbench.models.accelerate import relative_error, trace_differences  # noqa: E402
@@ -80,65 +101,6 @@ from clickbench.models.tiny import TINY_RITM, calibrate_ritm, make_tiny_model  #
 from clickbench.protocols import run_loop  # noqa: E402
 
 VIT_B_ENCODER_GFLOP = 972.0  # per 1024x1024 image (multiply-add = 2 FLOP)
-H, W = 445, 590
-
-
-# ---------------------------------------------------------------- machine
-def machine() -> dict:
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-        flags = next(
-            (ln for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("flags")),
-            "",
-        )
-    except OSError:
-        flags = ""
-    return {
-        "nproc": os.cpu_count(),
-        "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "cpu": model,
-        "avx512_bf16": "avx512_bf16" in flags,
-        "amx_bf16": "amx_bf16" in flags,
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "python": platform.python_version(),
-        "loadavg_at_start": os.getloadavg(),
-    }
-
-
-def matmul_flops(dtype: torch.dtype, n: int = 2048, reps: int = 5) -> float:
-    """Best FLOP/s of an n x n matrix product in ``dtype`` (2 n^3 FLOP)."""
-    g = torch.Generator().manual_seed(0)
-    a = torch.randn(n, n, generator=g).to(dtype)
-    b = torch.randn(n, n, generator=g).to(dtype)
-    a @ b  # warm up
-    best = float("inf")
-    for _ in range(reps):
-        t = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - t)
-    return 2 * n**3 / best
-
-
-# ---------------------------------------------------------------- data
-def synthetic_images(n: int, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(image, gt) pairs: a textured ellipse ("fish") on a speckled background, 590x445."""
-    rng = np.random.default_rng(seed)
-    out = []
-    yy, xx = np.mgrid[:H, :W]
-    for _ in range(n):
-        cy, cx = rng.uniform(0.35, 0.65) * H, rng.uniform(0.35, 0.65) * W
-        ry, rx = rng.uniform(0.15, 0.3) * H, rng.uniform(0.2, 0.35) * W
-        gt = ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1
-        bg = rng.normal(170, 25, (H, W, 3))
-        fg = rng.normal(0, 12, (H, W, 3)) + rng.uniform(40, 110, 3)
-        img = np.where(gt[..., None], fg, bg)
-        out.append((np.clip(img, 0, 255).astype(np.uint8), gt))
-    return out
 
 
 # ---------------------------------------------------------------- timing wrappers
@@ -285,693 +247,6 @@ def bench_ritm(net, data, clicks: int, modes=("f-BRS-B", "NoBRS")) -> dict:
     return out
 
 
-def summary(xs) -> dict:
-    xs = list(xs)
-    if not xs:
-        return {"n": 0}
-    return {
-        "n": len(xs),
-        "mean": statistics.fmean(xs),
-        "median": statistics.median(xs),
-        "min": min(xs),
-        "max": max(xs),
-    }
-
-
-# ---------------------------------------------------------------- the workflow ratio
-SELF_CONTAINED = "self-contained"
-MODEL_RULES = ("run_", "chunk_")  # rule-name prefixes of the model jobs
-_LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \w+ (\S+): (.*)$")
-_PREPARE = re.compile(r"^prepare \(batched encoding\) of \d+ images: ([0-9.]+) s$")
-_BUILD = re.compile(r"^build (?:\S+ )?on \S+: ([0-9.]+) s$")
-_CLICK = re.compile(r"^\S+ click \d+ \(-?\d+, -?\d+, [+-]\): ([0-9.]+) s$")
-_SMK_STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$")
-_SMK_START = re.compile(r"^(?:local)?(?:rule|checkpoint) (\S+):$")
-_SMK_JOBID = re.compile(r"^\s+jobid: (\d+)$")
-_SMK_THREADS = re.compile(r"^\s+threads: (\d+)$")
-_SMK_DONE = re.compile(r"^Finished jobid: (\d+) \(Rule: (\S+)\)$")
-
-
-def save_checkpoints(work: Path, sam, sam_variant: str, ritm, ritm_name: str) -> dict:
-    """Write the benchmark's models in the real checkpoint formats; path and SHA-256 of each.
-
-    SAM: its state dict (as the official ``sam_vit_b_01ec64.pth``); RITM: ``{"config",
-    "state_dict"}`` (as RITM's trainer saves it). Written before the workflow's clock starts:
-    they stand in for downloaded files.
-    """
-    from clickbench.checkpoints import sha256sum
-
-    ckdir = work / "checkpoints"
-    ckdir.mkdir(parents=True, exist_ok=True)
-    out = {}
-    for kind, name, obj in (
-        ("sam", f"sam_{sam_variant}", sam.state_dict()),
-        ("ritm", ritm_name, {"config": ritm._config, "state_dict": ritm.state_dict()}),
-    ):
-        path = ckdir / f"{name}.pth"
-        torch.save(obj, path)
-        out[kind] = {
-            "name": name,
-            "path": str(path),
-            "sha256": sha256sum(path),
-            "bytes": path.stat().st_size,
-        }
-    out["sam"]["variant"] = sam_variant
-    return out
-
-
-def self_contained_config(ckpts: dict, images: int, clicks: int, chunk_size: int = 1) -> dict:
-    """The issue's workload as a workflow config: the demo generator with ``images`` originals
-    of one species and no copies (dedup keeps every original, the index rule adds none), SAM
-    with three strategies in noc / first_click / replay, RITM f-BRS-B in noc, on the CPU."""
-    sam, ritm = ckpts["sam"], ckpts["ritm"]
-    return {
-        "dataset": {
-            "name": "bench",
-            "layout": "fish",
-            "root": "resources/datasets/bench/Fish_Dataset",
-            "demo": {"seed": 0, "species": ["Gilt-Head Bream"], "originals": images, "copies": 0},
-        },
-        "dedup": {"method": "phash", "evaluate_index_picks": False},
-        "device": "cpu",
-        "precision": "fp32",
-        "chunk_size": chunk_size,
-        "models": {
-            sam["name"]: {
-                "type": "sam",
-                "variant": sam["variant"],
-                "checkpoint": {"path": sam["path"], "sha256": sam["sha256"]},
-                "selection": ["max_score", "oracle", "single"],
-            },
-            ritm["name"]: {
-                "type": "ritm",
-                "checkpoint": {"path": ritm["path"], "sha256": ritm["sha256"]},
-                "brs_mode": "f-BRS-B",
-            },
-        },
-        "protocols": {
-            "noc": {"models": [sam["name"], ritm["name"]], "max_clicks": clicks},
-            "first_click": {"models": [sam["name"]]},
-            "replay": {"source": ritm["name"], "models": [sam["name"]]},
-        },
-    }
-
-
-def user_config(configfile: Path, work: Path) -> dict:
-    """A user's config for the scratch folder: relative checkpoint paths and a non-demo
-    dataset root are resolved against the current directory (the cache stays in the scratch
-    folder, so every image is really encoded)."""
-    import yaml
-
-    cfg = yaml.safe_load(Path(configfile).read_text())
-    ds = cfg.get("dataset", {})
-    if "demo" not in ds and "root" in ds:
-        ds["root"] = str(Path(ds["root"]).resolve())
-    for spec in cfg.get("models", {}).values():
-        ck = spec.get("checkpoint")
-        if ck and "path" in ck:
-            ck["path"] = str(Path(ck["path"]).resolve())
-        if spec.get("type") == "python" and "path" in spec:  # a plugin's module folder
-            spec["path"] = str(Path(spec["path"]).resolve())
-    return cfg
-
-
-def cpu_busy_s() -> float | None:
-    """Busy CPU seconds of the whole machine so far (all cores, /proc/stat)."""
-    try:
-        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    except (OSError, ValueError):
-        return None
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-def own_cpu_s() -> float:
-    """CPU seconds of this process and of its waited-for descendants."""
-    import resource
-
-    total = 0.0
-    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
-        ru = resource.getrusage(who)
-        total += ru.ru_utime + ru.ru_stime
-    return total
-
-
-def children_cpu_s() -> float:
-    import resource
-
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return ru.ru_utime + ru.ru_stime
-
-
-def parse_job_log(path: Path) -> dict:
-    """What scripts/run_model.py logged for one (model, image) job: its stages in seconds."""
-    from datetime import datetime
-
-    out = {"build_s": 0.0, "builds": 0, "set_image_s": 0.0, "set_images": 0, "click_s": []}
-    out.update(first=None, last=None)
-    for line in path.read_text().splitlines():
-        m = _LOG_LINE.match(line)
-        if not m:
-            continue
-        t = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
-        out["first"] = t if out["first"] is None else out["first"]
-        out["last"] = t
-        msg = m.group(3)
-        if b := _BUILD.match(msg):
-            out["build_s"] += float(b.group(1))
-            out["builds"] += 1
-        elif b := _PREPARE.match(msg):  # a chunk job's batched SAM encoding
-            out["set_image_s"] += float(b.group(1))
-        elif msg.startswith("set_image: "):
-            out["set_image_s"] += float(msg.split()[1])
-            out["set_images"] += 1
-        elif c := _CLICK.match(msg):
-            out["click_s"].append(float(c.group(1)))
-    out["span_s"] = (out["last"] - out["first"]) if out["first"] is not None else 0.0
-    return out
-
-
-def read_benchmark_tsv(path: Path) -> dict:
-    import csv
-
-    with open(path, newline="") as fh:
-        row = next(csv.DictReader(fh, delimiter="\t"))
-    return {"wall_s": float(row["s"]), "cpu_s": float(row.get("cpu_time") or "nan")}
-
-
-def snakemake_timeline(text: str) -> list[dict]:
-    """Jobs from Snakemake's printed log: rule, start and end (1 s resolution, epoch)."""
-    from datetime import datetime
-
-    stamp, rule, jobs, open_, last = None, None, [], {}, None
-    for line in text.splitlines():
-        if m := _SMK_STAMP.match(line.strip()):
-            stamp = datetime.strptime(" ".join(m.group(1).split()), "%a %b %d %H:%M:%S %Y")
-            stamp = stamp.timestamp()
-        elif m := _SMK_START.match(line.strip()):
-            rule = m.group(1)
-        elif (m := _SMK_JOBID.match(line)) and rule is not None:
-            # Snakemake prints `threads:` only when it is not 1
-            last = open_[m.group(1)] = {"rule": rule, "start": stamp, "threads": 1}
-            rule = None
-        elif (m := _SMK_THREADS.match(line)) and last is not None:
-            last["threads"] = int(m.group(1))
-            last = None
-        elif m := _SMK_DONE.match(line.strip()):
-            job = open_.pop(m.group(1), None)
-            if job is not None:
-                job["end"] = stamp
-                jobs.append(job)
-    return jobs
-
-
-def _timed_python(code: str, env: dict, reps: int = 3) -> float:
-    """Median wall time of ``python -c code`` in a fresh interpreter."""
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
-_BUILD_SPLIT = """
-import json, sys, time
-t0 = time.perf_counter()
-import clickbench.models.{kind} as M
-from clickbench import checkpoints
-t1 = time.perf_counter()
-checkpoints.verify({path!r}, {sha!r})
-t2 = time.perf_counter()
-checkpoints.sha256sum({path!r})
-t3 = time.perf_counter()
-{load}
-t4 = time.perf_counter()
-print(json.dumps({{"import_s": t1 - t0, "verify_stamped_s": t2 - t1, "hash_s": t3 - t2,
-                  "load_s": t4 - t3}}))
-"""
-
-
-def build_split(spec: dict, env: dict) -> dict:
-    """Re-measure, outside the workflow, what a job's logged ``build`` consists of: importing
-    torch and the model library, verifying the checkpoint (stamp hit; the full SHA-256 the
-    first job of a model pays), loading it. Plus the interpreter start-up and the imports a
-    job does before its first log line (Snakemake's script preamble, clickbench)."""
-    ck = spec["checkpoint"]
-    if spec["type"] == "sam":
-        load = (
-            f"M.load_sam({spec['variant']!r}, {ck['path']!r}, 'cpu', sha256={ck.get('sha256')!r})"
-        )
-    else:
-        load = (
-            f"net, _ = M.load_ritm({ck['path']!r}, 'cpu', sha256={ck.get('sha256')!r}); "
-            f"M.make_predictor(net, {spec.get('brs_mode', 'f-BRS-B')!r}, 'cpu')"
-        )
-    code = _BUILD_SPLIT.format(kind=spec["type"], path=ck["path"], sha=ck.get("sha256"), load=load)
-    runs = []
-    for _ in range(3):
-        p = subprocess.run(
-            [sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True
-        )
-        runs.append(json.loads(p.stdout.strip().splitlines()[-1]))
-    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-
-
-def preamble_split(env: dict) -> dict:
-    bare = _timed_python("pass", env)
-    smk = _timed_python("import snakemake.script", env)
-    cb = _timed_python(
-        "import snakemake.script, clickbench.protocols, clickbench.datasets, "
-        "clickbench.models.registry",
-        env,
-    )
-    return {
-        "python_start_s": bare,
-        "snakemake_script_import_s": smk - bare,
-        "clickbench_import_s": cb - smk,
-    }
-
-
-def add_unit_cost_estimate(wf: dict, unit: dict) -> None:
-    """A second estimate of the pure model time: the work the workflow did (encodes, SAM
-    decodes, RITM clicks, counted from its logs) at the micro-benchmark's unit costs
-    ``unit`` = model name -> {"encode_s", "decode_s"} (SAM) or {"click_s"} (RITM)."""
-    if "per_model" not in wf:
-        return
-    est = 0.0
-    for name, agg in wf["per_model"].items():
-        u = unit.get(name, {})
-        if agg["type"] == "sam":
-            est += (
-                u.get("encode_s", 0.0) * agg["set_images"] + u.get("decode_s", 0.0) * agg["clicks"]
-            )
-        else:
-            est += u.get("click_s", 0.0) * agg["clicks"]
-    wf["unit_costs"] = unit
-    wf["pure_model_unit_cost_s"] = est
-
-
-def workflow_ratio(work: Path, config: dict, cores: int, extra: tuple[str, ...] = ()) -> dict:
-    """Run snakemake on ``config`` in ``work``; its wall time over the pure model time.
-
-    Pure model time is what the workflow's own per-job logs record as model work
-    (``set_image`` and every click of scripts/run_model.py). Every job's wall time (its
-    Snakemake benchmark TSV) is split into that, the logged model build, the rest of the
-    logged span (image loading, click simulation, IoU, writing outputs) and the time
-    outside the log (interpreter start-up, Snakemake's script preamble, imports, exit);
-    the rest of the wall time is the non-model workflow, split by rule from Snakemake's
-    printed log.
-    """
-    import yaml
-
-    work.mkdir(parents=True, exist_ok=True)
-    cfg_path = work / "config.yaml"
-    cfg_path.write_text(yaml.safe_dump(config, sort_keys=False))
-    env = dict(
-        os.environ,
-        PYTHONPATH=os.pathsep.join(
-            p for p in (str(REPO / "src"), os.environ.get("PYTHONPATH")) if p
-        ),
-    )
-    cmd = snakemake_command(work, "--cores", str(cores), *extra, configfile=cfg_path)
-    generation_s = None
-    if config["dataset"].get("demo"):
-        # the generated images stand in for a downloaded dataset, as the saved checkpoints
-        # stand in for downloaded weights: made before the clock starts, timed apart
-        t = time.perf_counter()
-        gen = subprocess.run(
-            snakemake_command(work, "--cores", str(cores), "demo_dataset", configfile=cfg_path),
-            cwd=work,
-            env=env,
-            capture_output=True,
-        )
-        generation_s = time.perf_counter() - t
-        if gen.returncode != 0:
-            return {"workdir": str(work), "error": gen.stderr.decode()[-3000:]}
-    load0, busy0, kids0 = os.getloadavg(), cpu_busy_s(), children_cpu_s()
-    t0_epoch, t = time.time(), time.perf_counter()
-    proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - t
-    busy1, kids1 = cpu_busy_s(), children_cpu_s()
-    (work / "snakemake.stdout").write_text(proc.stdout)
-    (work / "snakemake.stderr").write_text(proc.stderr)
-    res: dict = {
-        "workdir": str(work),
-        "command": " ".join(cmd),
-        "cores": cores,
-        "wall_s": wall,
-        "data_generation_s": generation_s,
-        "loadavg_before": load0,
-        "loadavg_after": os.getloadavg(),
-        "workflow_cpu_s": kids1 - kids0,
-    }
-    if busy0 is not None and busy1 is not None:
-        res["machine_busy_cpu_s"] = busy1 - busy0
-        res["others_cpu_s"] = max(0.0, (busy1 - busy0) - (kids1 - kids0))
-    if proc.returncode != 0:
-        res["error"] = proc.stderr[-3000:]
-        return res
-
-    ds = config["dataset"]["name"]
-    results = work / "results" / ds
-    models = config["models"]
-    jobs = []
-    # per-image jobs (benchmarks/runs/<model>/<cls>/<image>.tsv) and, where a config sets
-    # chunk_size > 1 and the rules implement it, chunk jobs (benchmarks/chunks/...)
-    benches = [("runs", b) for b in (results / "benchmarks" / "runs").glob("*/*/*.tsv")]
-    benches += [("chunks", b) for b in (results / "benchmarks" / "chunks").glob("*/*/*.tsv")]
-    for kind, bench in sorted(benches):
-        model, cls, image = bench.parent.parent.name, bench.parent.name, bench.stem
-        logged = parse_job_log(results / "logs" / kind / model / cls / f"{image}.log")
-        job = {"kind": kind, "model": model, "type": models[model]["type"], "cls": cls}
-        job["image"] = image
-        job.update(read_benchmark_tsv(bench))
-        job.update(
-            build_s=logged["build_s"],
-            builds=logged["builds"],
-            set_image_s=logged["set_image_s"],
-            set_images=logged["set_images"],
-            clicks=len(logged["click_s"]),
-            click_s=sum(logged["click_s"]),
-            click_times=logged["click_s"],
-            span_s=logged["span_s"],
-        )
-        job["model_s"] = job["set_image_s"] + job["click_s"]
-        job["in_job_other_s"] = job["span_s"] - job["build_s"] - job["model_s"]
-        job["outside_log_s"] = job["wall_s"] - job["span_s"]
-        jobs.append(job)
-    res["jobs"] = jobs
-    res["encodings"] = count_encodings(work / config.get("cache_dir", "resources/cache"))
-
-    per_model: dict = {}
-    keys = ("wall_s", "cpu_s", "model_s", "set_image_s", "set_images", "click_s", "clicks")
-    keys += ("build_s", "builds")
-    keys += ("in_job_other_s", "outside_log_s")
-    for job in jobs:
-        agg = per_model.setdefault(
-            job["model"], {k: 0.0 for k in keys} | {"jobs": 0, "type": job["type"]}
-        )
-        agg["jobs"] += 1
-        for k in keys:
-            agg[k] += job[k]
-    for name, agg in per_model.items():
-        times = [c for j in jobs if j["model"] == name for c in j["click_times"]]
-        enc = [
-            j["set_image_s"] / j["set_images"]
-            for j in jobs
-            if j["model"] == name and j["set_images"]
-        ]
-        agg["median_click_s"] = statistics.median(times) if times else None
-        # a fresh process's first model call pays one-off set-up (allocations, oneDNN
-        # primitives, lazy imports): the excess of each job's first click over its median
-        agg["first_click_excess_s"] = sum(
-            max(0.0, j["click_times"][0] - statistics.median(j["click_times"]))
-            for j in jobs
-            if j["model"] == name and j["click_times"]
-        )
-        agg["median_set_image_s"] = statistics.median(enc) if enc else None
-    res["per_model"] = per_model
-    pure = sum(j["model_s"] for j in jobs)
-    model_jobs_wall = sum(j["wall_s"] for j in jobs)
-    res["pure_model_s"] = pure
-    res["model_jobs_wall_s"] = model_jobs_wall
-    res["ratio"] = wall / pure if pure else None
-
-    # the non-model part of the wall time, by rule (Snakemake prints 1 s time stamps)
-    timeline = snakemake_timeline(proc.stdout + "\n" + proc.stderr)
-    by_rule: dict = {}
-    light_spans = []
-    for job in timeline:
-        if (
-            None in (job["start"], job["end"])
-            or job["rule"] == "all"
-            or job["rule"].startswith(MODEL_RULES)
-        ):
-            continue
-        r = by_rule.setdefault(job["rule"], {"jobs": 0, "s": 0.0})
-        r["jobs"] += 1
-        r["s"] += job["end"] - job["start"]
-        light_spans.append((job["start"], job["end"]))
-    res["non_model_rules"] = by_rule
-    res["non_model_s"] = wall - model_jobs_wall
-    # light jobs may run side by side (example_figures beside aggregate): their wall-clock
-    # time is the union of their spans, not the sum
-    res["non_model_jobs_wall_s"] = union_length(light_spans)
-    res["snakemake_own_s"] = res["non_model_s"] - res["non_model_jobs_wall_s"]
-    starts = [j["start"] for j in timeline if j["start"] is not None]
-    if starts:
-        res["until_first_job_s"] = min(starts) - t0_epoch
-    # were model jobs ever concurrent? (with 2 cores and threads >= 2 they must not be)
-    model_spans = sorted(
-        (j["start"], j["end"]) for j in timeline if j["rule"].startswith(MODEL_RULES)
-    )
-    res["model_job_threads"] = {}
-    for job in timeline:
-        if job["rule"].startswith(MODEL_RULES):
-            res["model_job_threads"].setdefault(job["rule"], set()).add(job["threads"])
-    res["model_job_threads"] = {k: sorted(v) for k, v in res["model_job_threads"].items()}
-    res["model_jobs_overlap"] = any(
-        b[0] < a[1] for a, b in zip(model_spans, model_spans[1:], strict=False)
-    )
-
-    res["build_split"] = {name: build_split(models[name], env) for name in per_model}
-    res["preamble_split"] = preamble_split(env)
-    return res
-
-
-#: thread layouts and encoder settings --layouts compares; each: what it changes
-LAYOUTS = {
-    "current": "every SAM and RITM job asks for 4 threads (capped at --cores), as before "
-    "rules/common.smk's SIDE_BY_SIDE_TYPES: --set-threads <ritm rules>=4",
-    "side-by-side": "the workflow's default: RITM jobs take one thread each when there are at "
-    "least as many as cores, so they run side by side; SAM keeps 4",
-    "side-by-side+sdpa": "side-by-side, and SAM with accelerate: sdpa (fp32)",
-    "side-by-side+sdpa+bf16": "side-by-side, SAM with accelerate: sdpa and precision: bf16",
-}
-
-
-def compare_layouts(work: Path, config: dict, cores: int, layouts: list[str]) -> dict:
-    """The workflow once per layout (:data:`LAYOUTS`) in its own folder, one after another:
-    wall time, images per hour and the ratio to the first layout's images per hour."""
-    out: dict = {}
-    for name in layouts:
-        if name not in LAYOUTS:
-            raise SystemExit(f"--layouts: unknown layout {name!r} (known: {', '.join(LAYOUTS)})")
-        cfg = copy.deepcopy(config)
-        extra: tuple[str, ...] = ()
-        ritm = [m for m, spec in cfg["models"].items() if spec["type"] == "ritm"]
-        sam = [m for m, spec in cfg["models"].items() if spec["type"] == "sam"]
-        if name == "current":
-            rules = [f"run_{m}=4" for m in ritm]
-            if cfg.get("chunk_size", 1) > 1:
-                rules += [f"chunk_{m}=4" for m in ritm]
-            extra = ("--set-threads", *rules)
-        if "sdpa" in name:
-            for m in sam:
-                cfg["models"][m]["accelerate"] = "sdpa"
-        if name.endswith("bf16"):
-            cfg["precision"] = "bf16"
-        print(f"layout {name} ...", file=sys.stderr, flush=True)
-        wf = workflow_ratio(work / f"layout-{name}", cfg, cores, extra)
-        evaluated = wf.get("per_model", {})
-        n_images = max((int(a["set_images"]) for a in evaluated.values()), default=0)
-        if "error" not in wf:
-            wf["images"] = n_images
-            wf["images_per_hour"] = 3600 * n_images / wf["wall_s"]
-        wf["layout"] = LAYOUTS[name]
-        out[name] = wf
-    first = out[layouts[0]].get("images_per_hour")
-    for wf in out.values():
-        if first and "images_per_hour" in wf:
-            wf["throughput_vs_first"] = wf["images_per_hour"] / first
-    return out
-
-
-def layouts_markdown(layouts: dict) -> str:
-    lines = [
-        "| layout | wall s | images | images/hour | vs first | RITM threads per job | "
-        "other processes' CPU-s | ratio wall / model |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for name, wf in layouts.items():
-        if "error" in wf:
-            lines.append(f"| {name} | failed: see {wf['workdir']} | | | | | | |")
-            continue
-        threads = wf.get("model_job_threads", {})
-        ritm_threads = sorted(
-            {
-                t
-                for rule, ts in threads.items()
-                if "ritm" in rule and rule[:6] == "chunk_"
-                for t in ts
-            }
-            or {t for rule, ts in threads.items() if "ritm" in rule for t in ts}
-        )
-        lines.append(
-            f"| {name} | {wf['wall_s']:.0f} | {wf['images']} | {wf['images_per_hour']:.0f} | "
-            f"{wf.get('throughput_vs_first', float('nan')):.2f}x | "
-            f"{', '.join(map(str, ritm_threads)) or '?'} | {wf.get('others_cpu_s', float('nan')):.0f} | "
-            f"{wf['ratio']:.3f} |"
-        )
-    return "\n".join(lines)
-
-
-def union_length(spans) -> float:
-    """Total length of the union of ``(start, end)`` spans."""
-    total, end = 0.0, None
-    for a, b in sorted(spans):
-        if end is None or a > end:
-            total, end = total + (b - a), b
-        elif b > end:
-            total, end = total + (b - end), b
-    return total
-
-
-def count_encodings(cache_dir: Path) -> int:
-    journal = Path(cache_dir) / "sam" / "encodings.log"
-    return len(journal.read_text().splitlines()) if journal.exists() else 0
-
-
-def workflow_markdown(wf: dict) -> str:
-    if "error" in wf:
-        return f"Workflow run failed (in {wf['workdir']}):\n\n```\n{wf['error'][-1500:]}\n```"
-    wall, pure = wf["wall_s"], wf["pure_model_s"]
-    pm = wf["per_model"]
-
-    def micro(name, key):
-        u = wf.get("unit_costs", {}).get(name, {}).get(key)
-        return f" (micro-benchmark {u:.3f})" if u is not None else ""
-
-    def row(label, s, note=""):
-        return f"| {label} | {s:.1f} | {100 * s / wall:.1f}% | {note} |"
-
-    n_jobs = sum(a["jobs"] for a in pm.values())
-    lines = [
-        f"Workflow: `snakemake --cores {wf['cores']}` in {wf['workdir']}; 1-min load average "
-        f"{wf['loadavg_before'][0]:.2f} before, {wf['loadavg_after'][0]:.2f} after; "
-        + (
-            f"other processes used {wf['others_cpu_s']:.0f} CPU-s of the "
-            f"{wf['cores'] * wall:.0f} available during the run "
-            f"(the workflow itself {wf['workflow_cpu_s']:.0f} CPU-s). "
-            if "others_cpu_s" in wf
-            else ""
-        )
-        + f"SAM encodings recorded by the cache: {wf['encodings']}. Model jobs overlapped: "
-        + (
-            "yes (light per-image jobs of chunked models run side by side, so the job times "
-            "below add up to more than the time they took)."
-            if wf["model_jobs_overlap"]
-            else "no."
-        )
-        + (
-            f" The demo dataset was generated before the clock started, in "
-            f"{wf['data_generation_s']:.1f} s (it stands in for a downloaded dataset)."
-            if wf.get("data_generation_s") is not None
-            else ""
-        ),
-        "",
-        "| part of the workflow's wall time | s | share of wall | notes |",
-        "| --- | --- | --- | --- |",
-        row("**wall time, whole workflow**", wall),
-    ]
-    for name, a in sorted(pm.items()):
-        if a["type"] == "sam":
-            enc = f"median {a['median_set_image_s']:.2f} s/image{micro(name, 'encode_s')}"
-            lines.append(
-                row(
-                    f"model: {name} set_image (encode), {int(a['set_images'])} images",
-                    a["set_image_s"],
-                    enc,
-                )
-            )
-            clicks, note = a["click_s"], ""
-        else:  # RITM's set_image only stores the image
-            clicks, note = (
-                a["click_s"] + a["set_image_s"],
-                f" (+ set_image {a['set_image_s']:.2f} s)",
-            )
-        lines.append(
-            row(
-                f"model: {name} clicks, {int(a['clicks'])} calls",
-                clicks,
-                f"median {a['median_click_s']:.3f} s/click"
-                f"{micro(name, 'decode_s' if a['type'] == 'sam' else 'click_s')}{note}; first "
-                f"click of each job {a['first_click_excess_s']:.1f} s over its median in all",
-            )
-        )
-    lines.append(row("**pure model time (from the job logs)**", pure))
-    bs, ps = wf.get("build_split", {}), wf.get("preamble_split", {})
-    for name, a in sorted(pm.items()):
-        b = bs.get(name)
-        note = (
-            f"re-measured: import {b['import_s']:.2f} + verify {b['verify_stamped_s']:.3f} "
-            f"(full SHA-256 {b['hash_s']:.2f}, first job only) + load {b['load_s']:.2f} s"
-            if b
-            else ""
-        )
-        n = max(1, int(a["builds"]))
-        label = (
-            f"per job: {name} model build, {n} build{'s' * (n > 1)}, {a['build_s'] / n:.2f} s each"
-        )
-        lines.append(row(label, a["build_s"], note))
-    outside = sum(a["outside_log_s"] for a in pm.values())
-    note = (
-        f"re-measured: python {ps['python_start_s']:.2f} + snakemake.script "
-        f"{ps['snakemake_script_import_s']:.2f} + clickbench {ps['clickbench_import_s']:.2f} s"
-        if ps
-        else ""
-    )
-    lines.append(
-        row(
-            f"per job: start-up, script preamble, imports before the log, exit; {n_jobs} jobs, "
-            f"{outside / n_jobs:.2f} s/job",
-            outside,
-            note,
-        )
-    )
-    lines.append(
-        row(
-            f"per job: in-job non-model work, {n_jobs} jobs",
-            sum(a["in_job_other_s"] for a in pm.values()),
-            "image/mask load, click simulation, IoU, writing .npz/.tsv",
-        )
-    )
-    per_job = sum(a["build_s"] + a["outside_log_s"] + a["in_job_other_s"] for a in pm.values())
-    lines.append(row("**per-job overhead, total**", per_job))
-    for rule, r in sorted(wf["non_model_rules"].items(), key=lambda kv: -kv[1]["s"]):
-        lines.append(
-            row(
-                f"non-model rule: {rule} ({r['jobs']} job{'s' * (r['jobs'] > 1)})",
-                r["s"],
-                "Snakemake's 1 s time stamps",
-            )
-        )
-    lines.append(
-        row(
-            "non-model jobs on the wall clock (their spans' union)",
-            wf["non_model_jobs_wall_s"],
-            "jobs of different rules may run side by side",
-        )
-    )
-    lines.append(
-        row(
-            "Snakemake itself: start-up, DAG, checkpoint re-evaluation, launching jobs",
-            wf["snakemake_own_s"],
-            f"{wf.get('until_first_job_s', float('nan')):.0f} s until the first job started",
-        )
-    )
-    lines.append(row("**non-model workflow, total**", wf["non_model_s"]))
-    lines.append(f"| **ratio wall / pure model time** | **{wf['ratio']:.3f}** | | target <= 1.15 |")
-    if "pure_model_unit_cost_s" in wf:
-        est = wf["pure_model_unit_cost_s"]
-        lines.append(
-            f"| (pure model time at the micro-benchmark's unit costs; ratio) | {est:.1f} | | "
-            f"{wall / est:.3f} |"
-        )
-    return "\n".join(lines)
-
-
 # ---------------------------------------------------------------- SAM figures
 #: the equality check an acceleration must pass before it may become a default (issue 16)
 EQUALITY = {"max_rel_error_fp32": 1e-3, "mean_abs_diou": 1e-3, "choices_changed": 0}
@@ -1041,6 +316,12 @@ def main(argv=None) -> dict:
         "encoder (clickbench.models.accelerate: sdpa, compile; 'none' for the plain one only)",
     )
     ap.add_argument("--no-ritm", action="store_true", help="skip the RITM micro-benchmarks")
+    ap.add_argument(
+        "--families",
+        action="store_true",
+        help="also time every SAM-family adapter's encode and click (benchmarks/families.py; "
+        "full size and tiny, tiny only with --quick)",
+    )
     ap.add_argument(
         "--ritm-layouts",
         action="store_true",
@@ -1169,6 +450,9 @@ def main(argv=None) -> dict:
             log("RITM HRNet18s (random weights) ...")
             res["ritm_hrnet18s"] = bench_ritm(net, data, args.clicks)
     del vit_b, net
+    if micro and args.families:
+        log("model families ...")
+        res["families"] = families.run(data, args.clicks, args.quick)
 
     # derived figures
     derived: dict = {}
@@ -1300,6 +584,8 @@ def markdown(res: dict) -> str:
         if key in d:
             for mode in ("f-BRS-B", "NoBRS"):
                 lines.append(f"| {label} {mode}, median s/click | {d[key][mode]['median']:.3f} | |")
+    if "families" in res:
+        lines += ["", families.table(res["families"])]
     if "workflow" in res:
         lines += ["", workflow_markdown(res["workflow"])]
     if "layouts" in res:

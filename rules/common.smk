@@ -17,6 +17,7 @@ from clickbench import config as cbconfig
 from clickbench.archives import download_refusal
 from clickbench import datasets as cbdatasets
 from clickbench import outputs as cboutputs
+from clickbench import protocols as cbprotocols
 from clickbench.errors import BadInputError
 from clickbench.checkpoints import absent_optional
 from clickbench.models.registry import HEAVY_TYPES
@@ -143,24 +144,9 @@ MODELS, SKIPPED_MODELS = _active_models()
 
 
 def protocols_of(model):
-    """Protocol name -> config block for the protocols `model` runs in (active ones only)."""
-    out = {}
-    for proto, spec in config["protocols"].items():
-        if model not in spec["models"]:
-            continue
-        if proto == "replay" and spec["source"] not in MODELS:
-            continue
-        block = dict(spec)
-        if proto in LOOP_PER_STRATEGY:
-            selection = MODELS[model].get("selection", ["max_score"])
-            wanted = spec.get("strategies", selection)
-            block["strategies"] = [s for s in selection if s in wanted] or selection[:1]
-        out[proto] = block
-    return out
-
-
-#: protocols that run one loop (or one per trial) per selection strategy
-LOOP_PER_STRATEGY = ("noc", "box", "random_clicks", "perturbed")
+    """Protocol name -> config block, strategies resolved, for the protocols `model` runs
+    (active ones only; clickbench.protocols.plan)."""
+    return cbprotocols.plan(config["protocols"], model, MODELS)
 
 
 def run_outputs(model):

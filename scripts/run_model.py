@@ -4,10 +4,10 @@ input:  image, mask, optional checkpoint (only a dependency: the builder reads
         spec["checkpoint"]["path"]), optional source (the replay source model's noc .npz;
         its ``max_score`` loop's clicks are replayed), optional chunk (the marker of the chunk
         job that computed this image, config ``chunk_size`` > 1).
-params: model (name), spec (its config block), protocols (name -> config block, ``noc``
-        with ``strategies``), layout, device, precision, cache_dir, cls (class name),
+params: model (name), spec (its config block), protocols (its plan: name -> config block
+        with ``strategies``, clickbench.protocols.plan), layout, device, precision, cache_dir, cls (class name),
         image (image id).
-output: ``<protocol>_npz`` (traces, clickbench.protocols.save_traces) and ``<protocol>_tsv``
+output: ``<protocol>_npz`` (traces, clickbench.traces.save_traces) and ``<protocol>_tsv``
         (per-image rows) for every protocol in params.protocols.
 log:    the run memo lookup; on a computation, timings of each stage: model build, set_image
         (SAM's encoder), every click.

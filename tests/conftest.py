@@ -6,7 +6,9 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 import yaml
@@ -105,6 +107,7 @@ def snakemake(
 ) -> subprocess.CompletedProcess:
     """Run the real workflow with ``workdir`` as working directory; returns the process."""
     cmd = snakemake_command(workdir, *args, configfile=configfile)
+    started = time.time()
     proc = subprocess.run(
         cmd, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
     )
@@ -113,6 +116,7 @@ def snakemake(
             f"snakemake failed ({proc.returncode}): {' '.join(cmd)}\n"
             f"--- stdout ---\n{proc.stdout[-6000:]}\n--- stderr ---\n{proc.stderr[-10000:]}"
         )
+    proc.workdir, proc.started = Path(workdir), started  # for ran_jobs
     return proc
 
 
@@ -131,20 +135,21 @@ def demo_run(tmp_path_factory):
     return workdir, cfg, proc
 
 
-def ran_jobs(proc: subprocess.CompletedProcess) -> list[tuple[str, dict[str, str]]]:
-    """The (rule, wildcards) of every job a Snakemake run printed as scheduled."""
-    import re
+def ran_jobs(proc: subprocess.CompletedProcess) -> list[RanJob]:
+    """Every job the run of :func:`snakemake` that returned ``proc`` did, oldest first, from
+    Snakemake's own records (:mod:`clickbench.records`): the jobs that started after it was
+    launched. ``cls``/``image`` are the job's first output's folder and stem (a model, chunk
+    or browser job writes ``.../<cls>/<image or chunk>.<ext>``)."""
+    from clickbench import records
 
-    text = proc.stdout + "\n" + proc.stderr
-    jobs = []
-    for block in re.split(r"\n(?=\[[^\]]+\]\n|(?:local)?(?:rule|checkpoint) )", text):
-        m = re.search(r"^(?:local)?(?:rule|checkpoint) (\S+):", block, re.M)
-        if not m or "jobid:" not in block:
-            continue
-        wc = re.search(r"^\s+wildcards: (.*)$", block, re.M)
-        wildcards = dict(kv.split("=", 1) for kv in wc.group(1).split(", ")) if wc else {}
-        jobs.append((m.group(1), wildcards))
-    return jobs
+    jobs = records.jobs(proc.workdir, since=proc.started)
+    return [RanJob(j.rule, Path(j.outputs[0]).parent.name, Path(j.outputs[0]).stem) for j in jobs]
+
+
+class RanJob(NamedTuple):
+    rule: str
+    cls: str
+    image: str
 
 
 def encodings(workdir: Path) -> int:

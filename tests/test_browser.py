@@ -17,7 +17,7 @@ from PIL import Image
 
 from clickbench import browser, metrics, row_io, study
 from clickbench.datasets import slug
-from clickbench.protocols import Trace, save_traces, trace_rows, write_rows_tsv
+from clickbench.traces import Trace, save_traces, trace_rows, write_rows_tsv
 
 
 def on_demo_run(test):

@@ -115,7 +115,7 @@ def test_each_image_computed_and_encoded_once(chunk_run):
         assert sorted(rows["status"]) == ["computed"] * len(want)
         for slug, image in zip(images["slug"], images["image"], strict=True):
             assert "from the run memo" in run_log(workdir, model, slug, image)
-    rules = Counter(r for r, _ in ran_jobs(proc))
+    rules = Counter(j.rule for j in ran_jobs(proc))
     n_chunks = sum(math.ceil(k / CHUNK) for k in images.groupby("slug").size())
     assert rules["chunk_sam_tiny"] == rules["chunk_ritm_tiny"] == n_chunks
     again = snakemake(workdir, "-n", "--cores", "1", configfile=cfg)
@@ -138,10 +138,10 @@ def test_changed_image_recomputes_only_that_image(chunk_run, tmp_path):
     )
     assert encodings(workdir) - enc == 1
     jobs = ran_jobs(proc)
-    chunk_jobs = [(r, wc["cls"]) for r, wc in jobs if r.startswith("chunk_")]
+    chunk_jobs = [(j.rule, j.cls) for j in jobs if j.rule.startswith("chunk_")]
     assert sorted(chunk_jobs) == sorted((f"chunk_{m}", row["slug"]) for m in CHUNKED)
     # the chunk's other images are materialised from the memo, nothing else reruns
-    runs = {(r, wc["cls"], wc["image"]) for r, wc in jobs if r.startswith("run_")}
+    runs = {(j.rule, j.cls, j.image) for j in jobs if j.rule.startswith("run_")}
     assert {(r, c) for r, c, _ in runs} <= {(f"run_{m}", row["slug"]) for m in MODELS}
     for rule, slug, image in runs:
         if image != row["image"]:

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from clickbench import contact_sheet, datasets, dedup, demo, native
+from clickbench import contact_sheet, datasets, dedup, demo, demo_render, native
 from clickbench.dedup_eval import pair_scores
 from clickbench.errors import BadInputError
 
@@ -250,7 +250,7 @@ def test_summary_counts(demo_set):
 # ---------------------------------------------------------------------------- canonical view
 def test_dihedral_phashes_equal_imagehash_on_each_variant():
     rng = np.random.default_rng(2)
-    image, _ = demo.render_original(rng, "Red Sea Bream")
+    image, _ = demo_render.render_original(rng, "Red Sea Bream")
     canon = dedup.image_hashes(image)
     assert canon.hashes.shape == (8, dedup.WORDS)
     for k in range(8):
@@ -274,7 +274,7 @@ def test_dihedral_phashes_equal_imagehash_on_each_variant():
 )
 def test_copies_hash_close_to_their_original(kind, angle):
     rng = np.random.default_rng(11)
-    image, mask = demo.render_original(rng, "Hourse Mackerel")
+    image, mask = demo_render.render_original(rng, "Hourse Mackerel")
     copy, _ = demo.transform(demo.jitter(rng, image), mask, kind, angle)
     a, b = dedup.image_hashes(image), dedup.image_hashes(copy)
     dist, _ = dedup.pair_distances(b.hashes[None], a.hashes[None])

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from clickbench import demo
+from clickbench import demo, demo_render
 from clickbench.dedup import has_rotation_fill
 
 SMALL = {"seed": 3, "species": ["Gilt-Head Bream", "Shrimp"], "originals": 2, "copies": 6}
@@ -144,7 +144,7 @@ def test_copies_are_the_originals_transformed(small):
 
 def test_rotation_fill_is_black_only_outside_the_photo():
     rng = np.random.default_rng(1)
-    image, mask = demo.render_original(rng, "Trout")
+    image, mask = demo_render.render_original(rng, "Trout")
     out, out_mask = demo.transform(image, mask, "rotate", 30.0)
     assert out[:5, :5].max() == 0 and out[-5:, -5:].max() == 0
     assert out[200:245, 270:320].min() > 0  # centre is photo
@@ -171,7 +171,7 @@ def test_rotation_fill_is_black_only_outside_the_photo():
 )
 def test_renders_look_like_a_photo_not_a_flat_shape(species):
     rng = np.random.default_rng(7)
-    image, mask = demo.render_original(rng, species)
+    image, mask = demo_render.render_original(rng, species)
     assert image.shape == (445, 590, 3) and image.dtype == np.uint8
     assert mask.shape == (445, 590) and mask.dtype == bool
     frac = mask.mean()

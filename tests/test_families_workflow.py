@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from conftest import REPO, TEST_CONFIG, encodings, snakemake, write_config
 
-from clickbench.protocols import load_traces
+from clickbench.traces import load_traces
 
 pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("workflow")]
 

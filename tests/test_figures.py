@@ -22,13 +22,13 @@ from clickbench import (
     panels,
     plots,
     protocol_tables,
-    protocols,
     row_io,
     study,
     tables,
 )
 from clickbench.datasets import slug
 from clickbench.outputs import FIGURES
+from clickbench.traces import Trace, load_traces, save_traces, trace_rows, write_rows_tsv
 
 SPECIES = ["Hourse Mackerel", "Gilt-Head Bream", "Red Sea Bream"]
 H, W = 90, 120
@@ -49,8 +49,8 @@ def ellipse(cy, cx, ry, rx):
 def save(root, protocol, model, cls, image, trace, strategies):
     """The ``.npz`` and ``.tsv`` of one image, written as scripts/run_model.py does."""
     base = root / "runs" / protocol / model / slug(cls) / image
-    protocols.save_traces(f"{base}.npz", {"max_score": trace})
-    rows = protocols.trace_rows(
+    save_traces(f"{base}.npz", {"max_score": trace})
+    rows = trace_rows(
         {"max_score": trace},
         protocol=protocol,
         model=model,
@@ -58,7 +58,7 @@ def save(root, protocol, model, cls, image, trace, strategies):
         image=image,
         strategies=strategies,
     )
-    protocols.write_rows_tsv(f"{base}.tsv", rows)
+    write_rows_tsv(f"{base}.tsv", rows)
     return Path(f"{base}.npz"), Path(f"{base}.tsv")
 
 
@@ -102,7 +102,7 @@ def make_run(root, models=("ritm", "sam", "grabcut")):
                         dtype=np.int32,
                     )
                     ious = np.stack([metrics.iou_batch(gt, None, m) for m in ms]).astype(np.float32)
-                    trace = protocols.Trace(
+                    trace = Trace(
                         clicks=clicks,
                         masks=ms,
                         scores=np.ones((steps, 1), np.float32),
@@ -121,7 +121,7 @@ def make_run(root, models=("ritm", "sam", "grabcut")):
                 ms = np.stack([part, ellipse(cy, cx, 16 + s_i * 3, 32 - i_i * 4), whole])[None]
                 ious = metrics.iou_batch(gt, None, ms[0])[None].astype(np.float32)
                 scores = np.array([[0.80, 0.90 - 0.1 * i_i, 0.85 + 0.02 * s_i]], np.float32)
-                trace = protocols.Trace(
+                trace = Trace(
                     clicks=np.array([[cy, cx, 1]], np.int32),
                     masks=ms,
                     scores=scores,
@@ -210,7 +210,7 @@ def test_image_grids_laid_out_once_match_matplotlibs_own_two_pass_save(
 
 def test_trace_loop_finds_the_shared_loop(written):
     *_, npzs, _ = written
-    traces = protocols.load_traces(next(p for p in npzs if "first_click" in p.parts))
+    traces = load_traces(next(p for p in npzs if "first_click" in p.parts))
     for strategy in ("max_score", "oracle", "single"):
         assert panels.trace_loop(traces, strategy) is traces["max_score"]
     assert traces["max_score"].masks.shape == (1, 3, H, W)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from conftest import GRABCUT, requires_grabcut, snakemake, write_config
+import yaml
+from conftest import GRABCUT, REPO, requires_grabcut, snakemake, write_config
 
 pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("workflow"), requires_grabcut()]
 
@@ -41,3 +42,49 @@ def test_grabcut_layout_runs_both_baselines_and_reports_noc(tmp_path):
     # GrabCut's one class is the dataset's; its images' first click IoU is real, not noise
     first = rows[(rows["click"] == 1) & (rows["model"] == "grabcut")]
     assert first["iou"].mean() > 0.3
+
+
+def test_grabcut_config_runs_every_protocol_into_the_summary(tmp_path):
+    """config/grabcut.yaml's protocols as shipped (noc, first_click, replay, box,
+    random_clicks, perturbed), with tiny random SAM and RITM in the real checkpoint formats
+    standing in for its checkpoints, on 3 GrabCut photos: every protocol's rows reach the
+    tables and summary.md, RITM's box rows say "not applicable"."""
+    root = tmp_path / "GrabCut"
+    (root / "data_GT").mkdir(parents=True)
+    (root / "boundary_GT").mkdir()
+    for name in IMAGES:
+        image = next(GRABCUT.glob(f"data_GT/{name}.*"))
+        (root / "data_GT" / image.name).symlink_to(image)
+        (root / "boundary_GT" / f"{name}.bmp").symlink_to(GRABCUT / "boundary_GT" / f"{name}.bmp")
+    cfg = yaml.safe_load((REPO / "config" / "grabcut.yaml").read_text())
+    cfg["dataset"]["root"] = str(root)
+    cfg["device"] = "cpu"
+    tiny = {"sam": "sam_vit_h", "ritm": "ritm_h18s"}
+    for kind, name in tiny.items():
+        spec = cfg["models"][name]
+        spec["checkpoint"] = {"path": f"resources/checkpoints/{kind}_tiny.pt", "generate": "tiny"}
+        spec.pop("optional")
+        if kind == "sam":
+            spec["variant"] = "tiny"
+        else:
+            spec["brs_mode"] = "NoBRS"
+    for protocol in cfg["protocols"].values():  # the shipped protocols, shorter
+        if "max_clicks" in protocol:
+            protocol["max_clicks"] = min(protocol["max_clicks"], 3)
+        if "trials" in protocol:
+            protocol["trials"] = 2
+    cfg["metrics"]["miou_at"] = [1, 2, 3]
+    snakemake(tmp_path, "--cores", "2", configfile=write_config(tmp_path, cfg))
+    res = tmp_path / "results" / "grabcut"
+    rows = pd.read_csv(res / "tables" / "per_image.tsv", sep="\t", dtype={"image": str})
+    assert set(rows["protocol"]) == {"noc", "first_click", "replay"}
+    prompts = pd.read_csv(res / "tables" / "prompts.tsv", sep="\t")
+    ritm_box = prompts[prompts["method"].str.startswith("ritm_h18s") & (prompts["prompt"] == "box")]
+    assert len(ritm_box) and ritm_box["note"].str.contains("not applicable").all()
+    trials = pd.read_csv(res / "tables" / "trials.tsv", sep="\t")
+    assert set(trials["protocol"]) == {"random_clicks", "perturbed"}
+    summary = (res / "summary.md").read_text()
+    for heading in ("## Box vs first click vs k clicks", "## Random and perturbed clicks"):
+        assert heading in summary
+    assert "No box-protocol results" not in summary
+    assert "No random_clicks or perturbed results" not in summary

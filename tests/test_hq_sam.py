@@ -105,6 +105,33 @@ def test_mask_input_feeds_the_kept_logits_back(ckpt, image, cache_dir):
     np.testing.assert_array_equal(second.masks[3], mask[0])
 
 
+def test_box_prompt_matches_the_hq_predictor(ckpt, image, cache_dir):
+    """HQ-SAM takes a box as SAM does (supports_box): the box alone and with a click, against
+    the package's predict(box=XYXY), bit for bit."""
+    from clickbench import prompts
+
+    m = registry.build(spec(ckpt), cache_dir=cache_dir)
+    assert m.supports_box
+    m.set_image(image)
+    ref = HqPredictor(m.sam)
+    ref.set_image(image)
+    box = prompts.Box(30, 40, 89, 119)  # top, left, bottom, right
+    xyxy = np.array([40, 30, 119, 89])
+    for clicks in ((), CLICKS[:1]):
+        pred = m.predict(clicks, box=box)
+        kw = (
+            dict(zip(("point_coords", "point_labels"), points(clicks), strict=True))
+            if clicks
+            else {}
+        )
+        mask, score, logits = ref.predict(box=xyxy, multimask_output=False, **kw)
+        np.testing.assert_array_equal(pred.masks[3], mask[0])
+        np.testing.assert_array_equal(pred.scores[3:], score)
+        np.testing.assert_array_equal(pred.logits[3:], logits)
+    with pytest.raises(ValueError, match="HQ-SAM needs at least one click or a box"):
+        m.predict(())
+
+
 def test_missing_key_fails_naming_it(ckpt, tmp_path):
     """The package itself would load this with strict=False and run a random HQ token."""
     state = torch.load(ckpt, weights_only=True)
@@ -116,7 +143,7 @@ def test_missing_key_fails_naming_it(ckpt, tmp_path):
     with pytest.raises(BadInputError) as err:
         registry.build(spec(bad))
     msg = str(err.value)
-    assert str(bad) in msg and "mask_decoder.hf_token.weight" in msg and "missing keys" in msg
+    assert str(bad) in msg and "1 missing key(s): mask_decoder.hf_token.weight" in msg
 
 
 def test_a_sam_v1_checkpoint_is_not_an_hq_sam_one(tmp_path):
@@ -128,7 +155,7 @@ def test_a_sam_v1_checkpoint_is_not_an_hq_sam_one(tmp_path):
     with pytest.raises(BadInputError) as err:
         registry.build(spec(path, variant="vit_b"))
     assert "mask_decoder.hf_token.weight" in str(err.value)
-    assert "25 missing keys" in str(err.value) and "unexpected keys" not in str(err.value)
+    assert "25 missing key(s)" in str(err.value) and "unexpected key" not in str(err.value)
 
 
 def test_unexpected_key_fails_naming_it(ckpt, tmp_path):
@@ -136,7 +163,7 @@ def test_unexpected_key_fails_naming_it(ckpt, tmp_path):
     state["mask_decoder.extra"] = torch.zeros(2)
     bad = tmp_path / "extra.pth"
     torch.save(state, bad)
-    with pytest.raises(BadInputError, match=r"1 unexpected keys \(mask_decoder.extra\)"):
+    with pytest.raises(BadInputError, match=r"1 unexpected key\(s\): mask_decoder\.extra"):
         registry.build(spec(bad))
 
 

@@ -51,7 +51,7 @@ def selected(workdir):
 
 
 def model_jobs(proc):
-    return [(rule, wc) for rule, wc in ran_jobs(proc) if rule in MODEL_RULES]
+    return [j for j in ran_jobs(proc) if j.rule in MODEL_RULES]
 
 
 @pytest.fixture
@@ -75,11 +75,11 @@ def test_changed_image_reruns_only_that_image(run_copy):
     proc = snakemake(workdir, "--cores", "2", configfile=cfg)
     jobs = model_jobs(proc)
     assert jobs, "the changed image's work did not rerun"
-    assert {wc["image"] for _, wc in jobs} == {row["image"]}
-    assert {wc["cls"] for _, wc in jobs} == {row["slug"]}
-    assert {r for r, _ in ran_jobs(proc)} <= MODEL_RULES | CHEAP
+    assert {j.image for j in jobs} == {row["image"]}
+    assert {j.cls for j in jobs} == {row["slug"]}
+    assert {j.rule for j in ran_jobs(proc)} <= MODEL_RULES | CHEAP
     # the results browser redraws that image's data file only
-    redrawn = {(wc["cls"], wc["image"]) for r, wc in ran_jobs(proc) if r == "browser_sample"}
+    redrawn = {(j.cls, j.image) for j in ran_jobs(proc) if j.rule == "browser_sample"}
     assert redrawn == {(row["slug"], row["image"])}
     assert encodings(workdir) - before == 1
 
@@ -95,7 +95,7 @@ def test_changed_mask_reruns_only_that_image_without_encoding(run_copy):
     before = encodings(workdir)
     proc = snakemake(workdir, "--cores", "2", configfile=cfg)
     jobs = model_jobs(proc)
-    assert {wc["image"] for _, wc in jobs} == {row["image"]}
+    assert {j.image for j in jobs} == {row["image"]}
     assert encodings(workdir) == before
 
 
@@ -117,10 +117,10 @@ def test_added_image_runs_dedup_then_only_the_new_image(run_copy):
     new_mask.write_bytes((workdir / donor["mask_path"]).read_bytes())
     before = encodings(workdir)
     proc = snakemake(workdir, "--cores", "2", configfile=cfg)
-    rules = [r for r, _ in ran_jobs(proc)]
+    rules = [j.rule for j in ran_jobs(proc)]
     assert rules.count("dedup") == 1
     jobs = model_jobs(proc)
-    assert {(wc["cls"], wc["image"]) for _, wc in jobs} == {(target_slug, "09999")}
+    assert {(j.cls, j.image) for j in jobs} == {(target_slug, "09999")}
     assert encodings(workdir) - before == 1
 
 

@@ -439,7 +439,7 @@ def test_object_ids_are_remembered_between_runs(sbd_root, tmp_path, monkeypatch)
 def test_runner_scores_each_object_against_its_own_mask(tmp_path):
     """Two COCO objects of one photo through the runner (OpenCV GrabCut seeded by the first
     click): each click lies on its own object and each IoU is against that object."""
-    from clickbench import metrics, protocols, runner
+    from clickbench import metrics, runner, traces
 
     write_coco(tmp_path / "coco")
     samples = datasets.scan(coco_config(tmp_path / "coco")).samples[:2]
@@ -447,7 +447,7 @@ def test_runner_scores_each_object_against_its_own_mask(tmp_path):
     job = runner.ModelJob(
         model="grabcut",
         spec={"type": "grabcut"},
-        protocols={"first_click": {}},
+        protocols={"first_click": {"strategies": ["max_score"]}},
         layout="coco_json",
         device="cpu",
         precision="fp32",
@@ -457,7 +457,7 @@ def test_runner_scores_each_object_against_its_own_mask(tmp_path):
         task = runner.ImageTask(s.cls, s.image_id, str(s.image), str(s.mask))
         out = {n: str(tmp_path / "out" / s.image_id / n) for n in job.output_files()}
         assert runner.run_image(job, task, out) == "computed"
-        (trace,) = protocols.load_traces(out["first_click_npz"]).values()
+        (trace,) = traces.load_traces(out["first_click_npz"]).values()
         ann = datasets.split_object_id(s.image_id)[1]
         gt = instances.coco_object_mask(s.mask, ann)
         row, col, positive = trace.clicks[0]

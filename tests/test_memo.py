@@ -283,7 +283,7 @@ def test_run_image_computes_once_then_materialises_without_torch(files, tmp_path
     job = runner.ModelJob(
         model="sam_tiny",
         spec={"type": "sam", "variant": "tiny", "checkpoint": {"path": str(ckpt)}},
-        protocols={"first_click": {}},
+        protocols={"first_click": {"strategies": ["max_score"]}},
         layout="fish",
         device="cpu",
         precision="fp32",

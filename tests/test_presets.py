@@ -9,6 +9,7 @@ from clickbench import checkpoints
 from clickbench.config import load
 
 SEGNEXT = REPO / "config" / "segnext_sam.yaml"
+RITM_EVAL = REPO / "config" / "ritm_eval.yaml"
 
 
 def test_segnext_sam_preset_is_segnexts_protocol():
@@ -25,6 +26,22 @@ def test_segnext_sam_preset_is_segnexts_protocol():
     assert cfg["protocols"]["noc"]["max_clicks"] == 20
     assert cfg["protocols"]["noc"]["target_iou"] is None  # full curves: NoF needs all 20
     assert 0.95 in cfg["metrics"]["iou_thresholds"] and 5 in cfg["metrics"]["miou_at"]
+
+
+def test_ritm_eval_preset_is_evaluate_model_py():
+    """RITM's scripts/evaluate_model.py as the paper ran it: HRNet18 IT-M (COCO+LVIS) in
+    NoBRS mode, --thresh 0.49, ZoomIn target 400 on GrabCut, --n-clicks 20, --target-iou
+    0.90 (each image stops there), NoC@80/85/90."""
+    cfg = load(RITM_EVAL)
+    assert cfg["dataset"]["layout"] == "grabcut"
+    ((name, ritm),) = cfg["models"].items()
+    assert ritm["type"] == "ritm" and ritm["brs_mode"] == "NoBRS"
+    assert (ritm["prob_thresh"], ritm["zoom_in"], ritm["zoom_in_target_size"]) == (0.49, True, 400)
+    assert ritm["checkpoint"]["url"] == checkpoints.load_catalogue()["ritm_hrnet18_itermask"]["url"]
+    assert set(cfg["protocols"]) == {"noc"}
+    noc = cfg["protocols"]["noc"]
+    assert (noc["models"], noc["max_clicks"], noc["target_iou"]) == ([name], 20, 0.90)
+    assert cfg["metrics"]["iou_thresholds"] == [0.80, 0.85, 0.90]
 
 
 @pytest.mark.workflow

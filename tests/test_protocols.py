@@ -12,21 +12,21 @@ import pytest
 from clickbench import protocols
 from clickbench.clicks import Click, next_click
 from clickbench.models.base import InteractiveModel, Prediction
-from clickbench.protocols import (
+from clickbench.protocols import run_first_click, run_loop, run_noc, run_replay
+from clickbench.runner import TIMING_COLUMNS
+from clickbench.selection import select
+from clickbench.traces import (
     COLUMNS,
+    DRIVING_STRATEGY,
+    PROTOCOLS,
+    TRIAL_PROTOCOLS,
     Trace,
     format_rows_tsv,
     load_traces,
-    run_first_click,
-    run_loop,
-    run_noc,
-    run_replay,
     save_traces,
     trace_rows,
     write_rows_tsv,
 )
-from clickbench.runner import TIMING_COLUMNS
-from clickbench.selection import select
 
 
 def scene(seed: int, h: int = 48, w: int = 64, band: bool = False):
@@ -422,7 +422,7 @@ def test_run_model_script(tmp_path):
     Image.fromarray(image).save(tmp_path / "img.png")
     Image.fromarray(mask).save(tmp_path / "img.bmp")
 
-    def run(protocols, outputs, source=None, log="run.log"):
+    def run(blocks, outputs, source=None, log="run.log"):
         inputs = {"image": str(tmp_path / "img.png"), "mask": str(tmp_path / "img.bmp")}
         if source:
             inputs["source"] = str(source)
@@ -432,7 +432,9 @@ def test_run_model_script(tmp_path):
             params=SimpleNamespace(
                 model="grabcut",
                 spec={"type": "grabcut", "iterations": 2},
-                protocols=protocols,
+                protocols=protocols.plan(
+                    blocks, "grabcut", {"grabcut": {"selection": ["max_score"]}}
+                ),
                 layout="grabcut",
                 device="auto",  # a light model stays on the CPU without asking torch
                 precision="fp32",
@@ -446,12 +448,7 @@ def test_run_model_script(tmp_path):
 
     run(
         {
-            "noc": {
-                "models": ["grabcut"],
-                "max_clicks": 3,
-                "target_iou": None,
-                "strategies": ["max_score"],
-            },
+            "noc": {"models": ["grabcut"], "max_clicks": 3, "target_iou": None},
             "first_click": {"models": ["grabcut"]},
             # GrabCut takes no box: the box outputs exist, with no loop and no row
             "box": {"models": ["grabcut"], "max_clicks": 1, "jitter": 0.0, "seed": 0},
@@ -700,9 +697,10 @@ def test_trial_protocols_seeded_loops():
     image, gt, _ = scene(8, h=50, w=70)
     model = ColorDisks()
     model.set_image(image)
+    common = {"max_clicks": 4, "trials": 3, "seed": 5, "strategies": ["max_score"]}
     blocks = {
-        "random_clicks": {"max_clicks": 4, "trials": 3, "margin": 2.0, "seed": 5},
-        "perturbed": {"max_clicks": 4, "trials": 3, "sigma": 0.03, "seed": 5},
+        "random_clicks": {**common, "margin": 2.0},
+        "perturbed": {**common, "sigma": 0.03},
     }
     a = protocols.run_protocols(model, gt, None, blocks, image_key=("Shrimp", "00001"))
     b = protocols.run_protocols(model, gt, None, blocks, image_key=("Shrimp", "00001"))
@@ -742,8 +740,53 @@ def test_demo_and_grabcut_configs_run_every_protocol(name):
 
     path = Path(__file__).resolve().parents[1] / "config" / name
     cfg = cbconfig.validate(yaml.safe_load(path.read_text()))
-    assert set(cfg["protocols"]) == set(protocols.PROTOCOLS)
+    assert set(cfg["protocols"]) == set(PROTOCOLS)
     types = {m: spec["type"] for m, spec in cfg["models"].items()}
     assert {types[m] for m in cfg["protocols"]["box"]["models"]} >= {"sam", "ritm"}
-    for trial in protocols.TRIAL_PROTOCOLS:
+    for trial in TRIAL_PROTOCOLS:
         assert cfg["protocols"][trial]["trials"] >= 2
+
+
+def test_plan_resolves_each_protocols_strategies_once():
+    """The workflow's one resolution of a model's protocols (rules/common.smk protocols_of):
+    loop-per-strategy protocols run the model's selection kept to the block's strategies,
+    single-loop ones are re-scored with the whole selection, replay needs an active source."""
+    from clickbench import config as cbconfig
+
+    cfg = cbconfig.validate(
+        {
+            "dataset": {"name": "d", "layout": "fish", "root": "x"},
+            "models": {
+                "sam": {"type": "grabcut", "selection": ["oracle", "max_score"]},
+                "g": {"type": "grabcut"},
+            },
+            "protocols": {
+                "noc": {"models": ["sam", "g"]},
+                "first_click": {"models": ["sam"]},
+                "replay": {"models": ["sam"], "source": "g"},
+                "box": {"models": ["sam", "g"], "strategies": ["max_score", "single"]},
+                "random_clicks": {"models": ["sam"], "strategies": ["single"]},
+            },
+        }
+    )
+    assert cfg["models"]["g"]["selection"] == [DRIVING_STRATEGY]  # the schema's default
+    plan = protocols.plan(cfg["protocols"], "sam", cfg["models"])
+    assert list(plan) == ["noc", "first_click", "replay", "box", "random_clicks"]
+    assert plan["noc"]["strategies"] == ["oracle", "max_score"]
+    assert plan["noc"]["max_clicks"] == 20 and plan["noc"]["target_iou"] is None
+    assert plan["first_click"]["strategies"] == ["oracle", "max_score"]
+    assert plan["replay"] == {**cfg["protocols"]["replay"], "strategies": ["oracle", "max_score"]}
+    assert plan["box"]["strategies"] == ["max_score"]  # the selection's order, the block's pick
+    assert plan["random_clicks"]["strategies"] == ["oracle"]  # none kept: the first
+    assert protocols.plan(cfg["protocols"], "g", cfg["models"]) == {
+        "noc": {**cfg["protocols"]["noc"], "strategies": ["max_score"]},
+        "box": {**cfg["protocols"]["box"], "strategies": ["max_score"]},
+    }
+    active = {"sam": cfg["models"]["sam"]}  # g's checkpoint absent, say: no replay source
+    assert list(protocols.plan(cfg["protocols"], "sam", active)) == [
+        "noc",
+        "first_click",
+        "box",
+        "random_clicks",
+    ]
+    assert cfg["protocols"]["noc"] == {"models": ["sam", "g"], "max_clicks": 20, "target_iou": None}

@@ -123,6 +123,18 @@ def test_embedding_from_the_cache_gives_the_same_candidates(model, ckpt, image, 
     assert count_encodings(cache_dir) == 1  # one encoding of this image for this model
 
 
+def test_no_box_prompt_and_no_batched_prepare(model):
+    """SAM 2 takes clicks only (the box protocol is not applicable to it) and encodes in
+    set_image: the runner finds no ``prepare`` to batch-encode with."""
+    from clickbench import prompts
+
+    assert not model.supports_box and model.prepare is None
+    with pytest.raises(ValueError, match="SAM 2 takes no box prompt"):
+        model.predict(CLICKS[:1], box=prompts.Box(30, 40, 89, 119))
+    with pytest.raises(ValueError, match="SAM 2 needs at least one click$"):
+        model.predict(())
+
+
 def test_pack_and_unpack_are_exact(model, image):
     p = SAM2ImagePredictor(model.model)
     p.set_image(image)
@@ -175,7 +187,7 @@ def test_missing_key_fails_naming_it(ckpt, tmp_path):
     with pytest.raises(BadInputError) as err:
         registry.build(spec(bad))
     msg = str(err.value)
-    assert str(bad) in msg and gone in msg and "1 missing keys" in msg
+    assert str(bad) in msg and gone in msg and "1 missing key(s): " + gone in msg
 
 
 def test_unexpected_and_misshapen_keys_fail_naming_them(ckpt, tmp_path):
@@ -185,8 +197,8 @@ def test_unexpected_and_misshapen_keys_fail_naming_them(ckpt, tmp_path):
     bad = _save_state(tmp_path / "extra.pt", state)
     with pytest.raises(BadInputError) as err:
         registry.build(spec(bad))
-    assert "unexpected keys (extra.weight)" in str(err.value)
-    assert "no_mem_embed (1, 1, 3)" in str(err.value)
+    assert "1 unexpected key(s): extra.weight" in str(err.value)
+    assert "no_mem_embed has shape (1, 1, 3), the model's (1, 1, 64)" in str(err.value)
 
 
 def test_not_the_official_format_fails(ckpt, tmp_path):

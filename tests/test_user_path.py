@@ -30,7 +30,13 @@ pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("user_path")]
 DOCS = ("README.md", "config/README.md", "profiles/README.md")
 #: the run configs shipped in config/
 SHIPPED = sorted(p.name for p in (REPO / "config").glob("*.yaml"))
-BENCHMARK_LAYOUTS = {"berkeley.yaml", "davis.yaml", "coco_mval.yaml", "grabcut.yaml"}
+BENCHMARK_LAYOUTS = {
+    "berkeley.yaml",
+    "davis.yaml",
+    "coco_mval.yaml",
+    "grabcut.yaml",
+    "ritm_eval.yaml",
+}
 
 
 def documented_commands() -> set[str]:
@@ -310,6 +316,38 @@ def test_benchmark_config_plans_exactly_its_dataset_models_and_protocols(clone, 
     images = {p.stem for p in root.glob("*/*") if p.parent.name in ("data_GT", "images", "img")}
     planned = {Path(r["output_file"]).stem for r in rows if "/runs/noc/" in r["output_file"]}
     assert planned == images
+
+
+@requires_grabcut()
+def test_ritm_eval_preset_runs_as_its_file_says(clone):
+    """config/ritm_eval.yaml's two commands, from the clone root: the fetch plans RITM
+    HRNet18's download; the run (a random RITM in the real checkpoint format at the
+    preset's path, 3 GrabCut photos) reports NoC@80/85/90 with every loop stopped at
+    IoU 0.90 or after 20 clicks, as RITM's evaluate_model.py does."""
+    from clickbench.models.registry import make_tiny_checkpoint
+
+    cfg = shipped("ritm_eval.yaml")
+    ckpt = cfg["models"]["ritm_h18"]["checkpoint"]
+    fetch = "snakemake --cores 1 fetch_checkpoints --configfile config/ritm_eval.yaml"
+    rows = plan(fetch, clone)
+    assert {r["output_file"] for r in rows if r["plan"] != "no update"} == {ckpt["path"]}
+    root = clone / cfg["dataset"]["root"]
+    for sub in ("data_GT", "boundary_GT"):
+        (root / sub).mkdir(parents=True)
+    for name in ("124080", "153077", "banana1"):
+        image = next(GRABCUT.glob(f"data_GT/{name}.*"))
+        (root / "data_GT" / image.name).symlink_to(image)
+        (root / "boundary_GT" / f"{name}.bmp").symlink_to(GRABCUT / "boundary_GT" / f"{name}.bmp")
+    make_tiny_checkpoint("ritm", clone / ckpt["path"])
+    ok(run("snakemake --cores 8 --configfile config/ritm_eval.yaml", clone, timeout=900))
+    tables = clone / "results" / cfg["dataset"]["name"] / "tables"
+    noc = pd.read_csv(tables / "noc.tsv", sep="\t")
+    assert {"noc@80", "noc@85", "noc@90", "nof@90"} <= set(noc.columns)
+    assert set(noc["method"]) == {"ritm_h18"}
+    rows = pd.read_csv(tables / "per_image.tsv", sep="\t", dtype={"image": str})
+    for _, loop in rows.groupby(["image", "protocol", "model", "strategy"]):
+        ious = loop.sort_values("click")["iou"].to_numpy()
+        assert len(ious) == 20 or (ious[-1] >= 0.90 and (ious[:-1] < 0.90).all())
 
 
 def test_absent_benchmark_plans_only_its_download(clone):

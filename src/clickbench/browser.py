@@ -50,7 +50,7 @@ from clickbench import row_io, study, tables
 from clickbench.atomic import write_atomic
 from clickbench.datasets import slug
 from clickbench.outputs import BROWSED_PROTOCOLS
-from clickbench.protocols import SINGLE_LOOP_PROTOCOLS, load_traces
+from clickbench.traces import SINGLE_LOOP_PROTOCOLS, load_traces
 
 #: the longest side of every picture in the browser, pixels
 SHOWN_MAX_SIDE = 320

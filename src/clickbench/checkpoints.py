@@ -20,9 +20,14 @@ Loading discipline, the same for every model family (:func:`read_torch`, :func:`
   unpickling is refused, unless its SHA-256 matched a configured ``sha256`` (the user vouched
   for exactly these bytes): then it is unpickled with a warning;
 - the state dict's keys and shapes are compared with the model's before it is loaded
-  (strictly): any missing or unexpected key fails with a :class:`BadInputError` naming the
-  file and the keys (several model packages load with ``strict=False`` and would silently
-  run random weights; torch's own strict error names no file).
+  (strictly): any missing or unexpected key, or tensor of the wrong shape, fails with a
+  :class:`BadInputError` naming the file and the keys (several model packages, RITM's,
+  segment-anything-hq's, load with ``strict=False`` and would silently run random weights;
+  torch's own strict error names no file).
+
+Every family (``sam``, ``sam2``, ``hq_sam``, ``efficientvit_sam``, ``ritm``) loads through these
+two functions; between them it checks only its own file format (``{"model": ...}`` for SAM 2,
+RITM's ``{"config", "state_dict"}``, ...).
 
 Optional models whose checkpoint is absent are skipped with one warning per checkpoint
 (:func:`absent_optional`). Generating tiny test checkpoints is not this module's job: the
@@ -55,8 +60,8 @@ CATALOGUE_PATH = Path(__file__).resolve().parent / "data" / "checkpoints.yaml"
 #: a stamp is trusted only for files last modified at least this long before it was written
 RACY_NS = 2_000_000_000
 
-#: at most this many key names are spelled out in a missing/unexpected-keys error
-KEYS_SHOWN = 10
+#: at most this many key names of each kind are spelled out in a key-mismatch error
+KEYS_SHOWN = 30
 
 
 def _stamp_path(path: Path) -> Path:
@@ -212,12 +217,15 @@ def provide(spec: Mapping, path: str | Path | None = None) -> str:
 
 
 # ---------------------------------------------------------------- loading discipline
-def read_torch(path: str | Path, sha256: str | None = None, *, what: str = "checkpoint"):
+# The one checkpoint loader of every model family: read_torch (verify, then weights only),
+# the family's own format checks, then load_weights (every key and shape checked).
+def read_torch(path: str | Path, sha256: str | None = None, *, what: str = "a checkpoint"):
     """Verify ``path`` (:func:`verify`), then ``torch.load`` it on the CPU, weights only.
 
     Returns ``(object, sha256)``. A file the restricted unpickler refuses is loaded with full
     unpickling only when ``sha256`` was given (and matched); otherwise it fails naming the
-    file and the type that needed unpickling. Unreadable files fail naming the file.
+    file and the type that needed unpickling. Unreadable files fail naming the file and
+    ``what`` it should have been (``"a SAM checkpoint"``).
     """
     import torch
 
@@ -228,50 +236,65 @@ def read_torch(path: str | Path, sha256: str | None = None, *, what: str = "chec
         if sha256 is None:
             raise BadInputError(
                 path,
-                f"{what} needs full unpickling (not loadable with weights_only=True); configure "
-                f"its sha256 to trust it: {str(err).splitlines()[0]}",
+                f"needs full unpickling to be read as {what} (not loadable with "
+                f"weights_only=True); configure its sha256 to trust it: {str(err).splitlines()[0]}",
             ) from None
         log.warning("%s: loading with full unpickling (its SHA-256 matched the config)", path)
         obj = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as err:  # noqa: BLE001 - report any unreadable file the same way
-        raise BadInputError(path, f"cannot be read as a {what}: {err}") from None
+        raise BadInputError(path, f"cannot be read as {what}: {err}") from None
     return obj, digest
 
 
-def _some(keys: Iterable[str]) -> str:
+def _some(keys: Iterable[str], label: str) -> str:
     keys = sorted(keys)
     shown = ", ".join(keys[:KEYS_SHOWN])
     more = f", ... ({len(keys)} in all)" if len(keys) > KEYS_SHOWN else ""
-    return shown + more
+    return f"{len(keys)} {label}: {shown}{more}"
 
 
-def load_weights(path: str | Path, module, state_dict: Mapping, *, what: str = "model") -> None:
-    """``module.load_state_dict(state_dict)``, failing on any missing or unexpected key.
-
-    The error (a :class:`BadInputError` naming ``path``) lists the missing and the
-    unexpected keys, and a shape mismatch names the tensor and both shapes.
-    """
-    if not isinstance(state_dict, Mapping):
-        raise BadInputError(path, f"not a {what} state dict (a {type(state_dict).__name__})")
+def key_problems(module, state_dict: Mapping) -> list[str]:
+    """What keeps ``state_dict`` from loading into ``module`` strictly, one phrase per kind
+    naming the keys: missing keys, unexpected keys, tensors of the wrong shape; empty when
+    it fits."""
     own = module.state_dict()
     missing = set(own) - set(state_dict)
     unexpected = set(state_dict) - set(own)
-    if missing or unexpected:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing key(s): {_some(missing)}")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected key(s): {_some(unexpected)}")
-        raise BadInputError(path, f"does not match {what}: " + "; ".join(parts))
-    for key, tensor in state_dict.items():
-        shape = getattr(tensor, "shape", None)
-        if shape is not None and tuple(shape) != tuple(own[key].shape):
-            raise BadInputError(
-                path,
-                f"does not match {what}: {key} has shape {tuple(shape)}, the model's "
-                f"{tuple(own[key].shape)}",
-            )
+    wrong = [
+        f"{key} has shape {tuple(state_dict[key].shape)}, the model's {tuple(own[key].shape)}"
+        for key in sorted(set(state_dict) & set(own))
+        if getattr(state_dict[key], "shape", None) is not None
+        and tuple(state_dict[key].shape) != tuple(own[key].shape)
+    ]
+    problems = []
+    if missing:
+        problems.append(_some(missing, "missing key(s)"))
+    if unexpected:
+        problems.append(_some(unexpected, "unexpected key(s)"))
+    if wrong:
+        problems.append(_some(wrong, "tensor(s) of the wrong shape"))
+    return problems
+
+
+def load_weights(
+    path: str | Path, module, state_dict: Mapping, *, what: str = "model", device: str = "cpu"
+):
+    """``module.load_state_dict(state_dict, strict=True)`` once every key and shape is checked;
+    returns the module on ``device`` in eval mode.
+
+    A mismatch fails with a :class:`BadInputError` naming ``path``, ``what`` the file should
+    fit (``"SAM variant 'vit_b'"``) and :func:`key_problems`: the missing and unexpected keys
+    and each tensor of the wrong shape with both shapes.
+    """
+    if not isinstance(state_dict, Mapping):
+        raise BadInputError(path, f"not a {what} state dict (a {type(state_dict).__name__})")
+    problems = key_problems(module, state_dict)
+    if problems:
+        raise BadInputError(path, f"does not match {what}: " + "; ".join(problems))
     module.load_state_dict(state_dict, strict=True)
+    module.to(device)
+    module.eval()
+    return module
 
 
 def absent_optional(models: Mapping[str, Mapping]) -> tuple[list[str], list[str]]:
@@ -311,6 +334,7 @@ __all__ = [
     "absent_optional",
     "download",
     "file_sha256",
+    "key_problems",
     "known_size",
     "load_catalogue",
     "load_weights",

@@ -147,6 +147,21 @@ def open_image(path: str | Path, what: str) -> tuple[Image.Image, int]:
         ) from None
 
 
+def _open_8bit(path: Path, what: str, expected: str) -> Image.Image:
+    """:func:`open_image`, refusing more than 8 bits per channel (``expected``: the error's
+    end, what to give instead)."""
+    im, depth = open_image(path, what)
+    if depth > 8:
+        raise BadInputError(path, f"{depth}-bit {what} (mode {im.mode}); {expected}")
+    return im
+
+
+def _transparent(im: Image.Image, alpha_modes: tuple[str, ...]) -> bool:
+    """Whether ``im`` has an alpha channel (its mode one of ``alpha_modes``) and a pixel that
+    is not fully opaque."""
+    return im.mode in alpha_modes and im.getchannel("A").getextrema()[0] < 255
+
+
 def _convert_hint(path: Path) -> str:
     return (
         f'convert it to 8-bit RGB, e.g. python -c "from PIL import Image; '
@@ -174,22 +189,20 @@ def load_image(path: str | Path, notes: list[Note] | None = None) -> np.ndarray:
     modes, zero size. Nothing is converted silently.
     """
     path = Path(path)
-    im, depth = open_image(path, "image")
-    if depth > 8:
+    im = _open_8bit(
+        path,
+        "image",
+        "expected 8-bit RGB. Reduce it to 8 bits per channel, e.g. "
+        f"magick '{path}' -depth 8 -type TrueColor '{path}'",
+    )
+    if _transparent(im, ("RGBA", "LA")):
         raise BadInputError(
             path,
-            f"{depth}-bit image (mode {im.mode}); expected 8-bit RGB. Reduce it to 8 bits per "
-            f"channel, e.g. magick '{path}' -depth 8 -type TrueColor '{path}'",
+            f"image has transparency (mode {im.mode}): the alpha channel would be dropped "
+            "and the transparent pixels shown with whatever colour they hold. Flatten it "
+            f"onto a background and save it as 8-bit RGB (PNG or JPEG); {_convert_hint(path)}",
         )
     if im.mode in ("RGBA", "LA"):
-        lo, _hi = im.getchannel("A").getextrema()
-        if lo < 255:
-            raise BadInputError(
-                path,
-                f"image has transparency (mode {im.mode}): the alpha channel would be dropped "
-                "and the transparent pixels shown with whatever colour they hold. Flatten it "
-                f"onto a background and save it as 8-bit RGB (PNG or JPEG); {_convert_hint(path)}",
-            )
         im = im.convert("RGB" if im.mode == "RGBA" else "L")
     elif im.mode == "RGBX":
         im = im.convert("RGB")
@@ -220,21 +233,14 @@ def load_image(path: str | Path, notes: list[Note] | None = None) -> np.ndarray:
 
 def _mask_values(path: Path, layout: str) -> np.ndarray:
     """``(H, W) uint8`` values of a mask file, one channel (see :func:`load_ground_truth`)."""
-    im, depth = open_image(path, "mask")
-    if depth > 8:
+    im = _open_8bit(path, "mask", f"expected an 8-bit mask, e.g. magick '{path}' -depth 8 '{path}'")
+    if _transparent(im, ("RGBA", "LA", "PA")):
         raise BadInputError(
             path,
-            f"{depth}-bit mask (mode {im.mode}); expected an 8-bit mask, e.g. "
-            f"magick '{path}' -depth 8 '{path}'",
+            f"mask has transparency (mode {im.mode}); save the mask as an 8-bit grayscale "
+            "image without alpha (0 = background, 255 = object)",
         )
     if im.mode in ("RGBA", "LA", "PA"):
-        lo, _hi = im.getchannel("A").getextrema()
-        if lo < 255:
-            raise BadInputError(
-                path,
-                f"mask has transparency (mode {im.mode}); save the mask as an 8-bit grayscale "
-                "image without alpha (0 = background, 255 = object)",
-            )
         im = im.convert("RGB" if im.mode != "LA" else "L")
     if im.mode == "1":
         im = im.convert("L")

@@ -73,6 +73,7 @@ RESULT_MODULES = (
     "metrics.py",
     "prompts.py",
     "protocols.py",
+    "traces.py",
     "runner.py",
     "samples.py",
     "selection.py",

@@ -12,9 +12,9 @@ import pandas as pd
 
 from clickbench import stats
 from clickbench.models.registry import SAM_FAMILY
-from clickbench.protocols import DRIVING_STRATEGY
 from clickbench.row_io import records_frame
 from clickbench.study import ALL, Settings, kept, method_names, study_view, with_methods
+from clickbench.traces import DRIVING_STRATEGY
 
 #: the statistics of one comparison (:func:`paired`, before its ``note``), in table order
 STAT_COLUMNS = ["n", "mean_a", "mean_b", "mean_diff", "ci_low", "ci_high", "wilcoxon_p"]

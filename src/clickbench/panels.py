@@ -27,7 +27,7 @@ import pandas as pd  # noqa: E402
 
 from clickbench import study  # noqa: E402
 from clickbench.plots import RC, as_paths, empty_figure, method_label, save  # noqa: E402
-from clickbench.protocols import DRIVING_STRATEGY, Trace, load_traces  # noqa: E402
+from clickbench.traces import DRIVING_STRATEGY, Trace, load_traces  # noqa: E402
 
 #: the ground truth's outline drawn over every mask panel
 GT_OUTLINE = "#F0E442"
@@ -37,7 +37,7 @@ GT_OUTLINE = "#F0E442"
 def trace_loop(traces: Mapping[str, Trace], strategy: str) -> Trace:
     """The loop that produced ``strategy``'s masks: its own loop (noc) or the one shared loop
     (first_click, replay; saved under ``max_score``), from
-    :func:`clickbench.protocols.load_traces`."""
+    :func:`clickbench.traces.load_traces`."""
     if strategy in traces:
         return traces[strategy]
     return traces[sorted(traces)[0]]

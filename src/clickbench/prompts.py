@@ -84,11 +84,14 @@ def error_regions(
     return fn, fp
 
 
-def _not_clicked(region: np.ndarray, clicked: Sequence[Click]) -> np.ndarray:
-    region = region.copy()
+def _unclicked_errors(
+    gt: np.ndarray, ignore: np.ndarray | None, pred: np.ndarray | None, clicked: Sequence[Click]
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`error_regions` without the pixels already clicked (copies)."""
+    fn, fp = (r.copy() for r in error_regions(gt, ignore, pred))
     for c in clicked:
-        region[c.row, c.col] = False
-    return region
+        fn[c.row, c.col] = fp[c.row, c.col] = False
+    return fn, fp
 
 
 def random_click(
@@ -107,8 +110,7 @@ def random_click(
     least ``margin`` are the candidates, or all its pixels when none is that far. Returns None
     when there is no error pixel left to click (the prediction is perfect).
     """
-    fn, fp = error_regions(gt, ignore, pred)
-    fn, fp = _not_clicked(fn, clicked), _not_clicked(fp, clicked)
+    fn, fp = _unclicked_errors(gt, ignore, pred, clicked)
     n_fn, n_fp = np.count_nonzero(fn), np.count_nonzero(fp)
     if n_fn == 0 and n_fp == 0:
         return None
@@ -143,8 +145,8 @@ def perturbed_click(
     simulator's own, so a perturbed click marks the object exactly when the simulator's does.
     """
     click = next_click(gt, ignore, pred, clicked)
-    fn, fp = error_regions(gt, ignore, pred)
-    region = _not_clicked(fn if click.positive else fp, clicked)
+    fn, fp = _unclicked_errors(gt, ignore, pred, clicked)
+    region = fn if click.positive else fp
     if sigma <= 0 or not region[click.row, click.col]:
         return click
     h, w = region.shape

@@ -34,10 +34,10 @@ import pandas as pd
 from clickbench import metrics, stats
 from clickbench.outputs import PROTOCOL_TABLES
 from clickbench.paired_stats import STAT_COLUMNS, paired
-from clickbench.protocols import BOX_PROTOCOL, TRIAL_PROTOCOLS
 from clickbench.row_io import mark_selection, records_frame, selected_rows
 from clickbench.study import ALL, Settings, class_groups, curves, study_rows, with_methods
 from clickbench.tables import miou_values, threshold_label
+from clickbench.traces import BOX_PROTOCOL, TRIAL_PROTOCOLS
 
 #: the table names :func:`build_tables` returns, in order
 TABLES = PROTOCOL_TABLES

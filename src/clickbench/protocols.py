@@ -1,13 +1,13 @@
-"""The evaluation loop, its traces on disk, and the per-image rows of the results table.
+"""The click loops: one loop on one image, and every protocol a model runs on it.
 
 One *loop* on one image: click, predict, keep one candidate, score, repeat::
 
     model.set_image(image)                      # the caller, once per image
     traces = run_noc(model, gt, ignore, ["max_score", "oracle"], max_clicks=20)
-    save_traces("00001.npz", traces)
-    rows = trace_rows(traces, protocol="noc", model="sam_vit_h", cls="Shrimp",
-                      image="00001", strategies=["max_score", "oracle"])
-    write_rows_tsv("00001.tsv", rows)
+
+A loop's record is a :class:`clickbench.traces.Trace`; saving it and its per-image rows are
+in :mod:`clickbench.traces`. Which protocols a model runs, with which strategies, is resolved
+once from the validated config (:func:`plan`); every later step reads that plan.
 
 Protocols (see ``docs/internals.md``):
 
@@ -28,145 +28,41 @@ Protocols (see ``docs/internals.md``):
 A trial protocol's loops are named ``<strategy>~<trial>``; every other loop by its strategy.
 Seeds come from :func:`clickbench.prompts.image_rng` (config seed, class, image, trial).
 Besides IoU, every candidate's boundary IoU (:func:`clickbench.metrics.boundary_iou_batch`)
-is kept at every step, and the loop times each model call (``Trace.seconds``, not saved in
-the ``.npz`` so that it stays byte-for-byte reproducible; the runner writes the timings apart).
+is kept at every step, and the loop times each model call (``Trace.seconds``).
 
-The single-loop protocols are driven by ``max_score`` and every strategy re-scores that
-loop's candidates afterwards. With a model that feeds its kept mask back (SAM with
-``mask_input``) that re-scoring keeps ``max_score``'s history: the other strategies' rows
-are then "this step's choice given max_score's past", not a loop of their own.
+The single-loop protocols are driven by :data:`~clickbench.traces.DRIVING_STRATEGY`
+(``max_score``) and every strategy re-scores that loop's candidates afterwards. With a model
+that feeds its kept mask back (SAM with ``mask_input``) that re-scoring keeps ``max_score``'s
+history: the other strategies' rows are then "this step's choice given max_score's past", not
+a loop of their own.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from clickbench import prompts
-from clickbench.atomic import write_atomic
-from clickbench.clicks import Click, clicks_array, clicks_from_array, next_click
-from clickbench.masks import pack, save_npz_atomic, unpack
+from clickbench.clicks import Click, clicks_array, next_click
 from clickbench.metrics import boundary_iou_batch, boundary_width, iou_batch, mask_to_boundary
 from clickbench.models.base import InteractiveModel, Prediction
 from clickbench.selection import select
-
-#: protocols that run one loop per image and re-score it with every strategy
-SINGLE_LOOP_PROTOCOLS = frozenset({"first_click", "replay"})
-#: protocols that run ``trials`` seeded loops per strategy
-TRIAL_PROTOCOLS = ("random_clicks", "perturbed")
-#: every protocol, in the order a model job runs them (the study's three first, unchanged)
-PROTOCOLS = ("noc", "first_click", "replay", "box", *TRIAL_PROTOCOLS)
-#: the protocol whose first step is a box, not a click: its rows count clicks after the box
-BOX_PROTOCOL = "box"
-#: separates a trial loop's strategy from its trial number in loop names
-TRIAL_SEP = "~"
-#: the strategy that drives a single-loop protocol, and the loop name it is saved under
-DRIVING_STRATEGY = "max_score"
-
-#: per-image TSV columns, in this order
-COLUMNS = (
-    "class",
-    "image",
-    "protocol",
-    "model",
-    "strategy",
-    "trial",
-    "click",
-    "iou",
-    "biou",
-    "best_iou",
-    "score",
-    "chosen",
-    "best",
-    "positive",
-    "row",
-    "col",
+from clickbench.traces import (
+    BOX_PROTOCOL,
+    DRIVING_STRATEGY,
+    PROTOCOLS,
+    TRIAL_PROTOCOLS,
+    Trace,
+    load_traces,
+    trial_loop,
 )
-#: columns the rows are sorted by
-SORT_KEY = ("class", "image", "protocol", "model", "strategy", "trial", "click")
 
-
-@dataclass
-class Trace:
-    """Everything one loop on one image produced, as stored in the ``.npz``.
-
-    clicks: (K, 3) int32, (row, col, positive 0/1) per click, oldest first.
-    masks:  (K, C, H, W) bool, every candidate after every click.
-    scores: (K, C) float32, the model's own score per candidate.
-    ious:   (K, C) float32, IoU of every candidate against ground truth (ignore-aware).
-    chosen: (K,) int16, the candidate the loop's strategy kept after each click.
-    multi:  (M,) int16, the candidates ``max_score``/``oracle`` choose among.
-    single: int, the single-output candidate, -1 if the model has none.
-    logits: (K, C, 256, 256) float16 low-resolution logits, or None (not kept).
-    bious:  (K, C) float32 boundary IoU of every candidate (ignore-aware).
-    box:    (4,) int32 (top, left, bottom, right) inclusive, the box prompt of every step
-            (protocol ``box``), or None. Then step 0 had the box alone and ``clicks`` holds
-            the K - 1 clicks that followed it.
-    seconds: (K,) float64 wall-clock seconds of each model call, or None (not saved).
-    """
-
-    clicks: np.ndarray
-    masks: np.ndarray
-    scores: np.ndarray
-    ious: np.ndarray
-    chosen: np.ndarray
-    multi: np.ndarray
-    single: int = -1
-    logits: np.ndarray | None = None
-    bious: np.ndarray | None = None
-    box: np.ndarray | None = None
-    seconds: np.ndarray | None = None
-
-    @property
-    def n_steps(self) -> int:
-        """Model calls in this loop (clicks, plus one for a box)."""
-        return int(len(self.ious))
-
-    @property
-    def n_clicks(self) -> int:
-        return int(len(self.clicks))
-
-    @property
-    def curve(self) -> np.ndarray:
-        """(K,) float32 IoU of the kept candidate after each step."""
-        return self.ious[np.arange(self.n_steps), self.chosen.astype(np.intp)]
-
-    @property
-    def boundary_curve(self) -> np.ndarray:
-        """(K,) float32 boundary IoU of the kept candidate after each step."""
-        return self.bious[np.arange(self.n_steps), self.chosen.astype(np.intp)]
-
-    def click_list(self) -> list[Click]:
-        return clicks_from_array(self.clicks)
-
-    def prediction(self, k: int) -> Prediction:
-        """Step ``k`` (0-based) as a :class:`Prediction` (views, no copies)."""
-        return Prediction(
-            masks=self.masks[k],
-            scores=self.scores[k],
-            logits=None if self.logits is None else self.logits[k],
-            multi=tuple(int(i) for i in self.multi),
-            single=None if self.single < 0 else int(self.single),
-        )
-
-    def rescore(self, strategy: str) -> np.ndarray:
-        """(K,) int16: the candidate ``strategy`` would keep at each step of this loop."""
-        return np.asarray(
-            [
-                select(self.prediction(k), strategy, self.ious[k], k + 1)
-                for k in range(self.n_steps)
-            ],
-            dtype=np.int16,
-        )
-
-    def best(self) -> np.ndarray:
-        """(K,) int16: the multimask candidate with the best IoU at each step (``oracle``)."""
-        return self.rescore("oracle")
+#: protocols that run one loop (or one per trial) per selection strategy
+LOOP_PER_STRATEGY = ("noc", BOX_PROTOCOL, *TRIAL_PROTOCOLS)
 
 
 def _check_prediction(pred: Prediction, shape: tuple[int, int], first: Prediction | None) -> None:
@@ -297,6 +193,18 @@ def run_loop(
     )
 
 
+def _loop_per_strategy(
+    model: InteractiveModel,
+    gt: np.ndarray,
+    ignore: np.ndarray | None,
+    strategies: Sequence[str],
+    **loop,
+) -> dict[str, Trace]:
+    """One :func:`run_loop` (arguments ``loop``) per strategy, keyed by strategy name;
+    a strategy named twice runs once."""
+    return {s: run_loop(model, gt, ignore, strategy=s, **loop) for s in dict.fromkeys(strategies)}
+
+
 def run_noc(
     model: InteractiveModel,
     gt: np.ndarray,
@@ -307,18 +215,15 @@ def run_noc(
     keep_logits: bool = False,
 ) -> dict[str, Trace]:
     """The ``noc`` protocol: one simulated loop per strategy, keyed by strategy name."""
-    return {
-        s: run_loop(
-            model,
-            gt,
-            ignore,
-            strategy=s,
-            max_clicks=max_clicks,
-            target_iou=target_iou,
-            keep_logits=keep_logits,
-        )
-        for s in dict.fromkeys(strategies)
-    }
+    return _loop_per_strategy(
+        model,
+        gt,
+        ignore,
+        strategies,
+        max_clicks=max_clicks,
+        target_iou=target_iou,
+        keep_logits=keep_logits,
+    )
 
 
 def run_first_click(
@@ -328,11 +233,10 @@ def run_first_click(
     keep_logits: bool = False,
 ) -> dict[str, Trace]:
     """The ``first_click`` protocol: RITM's first click only (the farthest object pixel from
-    the boundary, positive), one loop keyed ``max_score``."""
-    trace = run_loop(
-        model, gt, ignore, strategy=DRIVING_STRATEGY, max_clicks=1, keep_logits=keep_logits
+    the boundary, positive), one loop keyed :data:`~clickbench.traces.DRIVING_STRATEGY`."""
+    return _loop_per_strategy(
+        model, gt, ignore, [DRIVING_STRATEGY], max_clicks=1, keep_logits=keep_logits
     )
-    return {DRIVING_STRATEGY: trace}
 
 
 def run_replay(
@@ -344,31 +248,19 @@ def run_replay(
     keep_logits: bool = False,
 ) -> dict[str, Trace]:
     """The ``replay`` protocol: clicks 1..k of another run for every k (all of them, or the
-    first ``max_clicks``), one loop keyed ``max_score``."""
+    first ``max_clicks``), one loop keyed :data:`~clickbench.traces.DRIVING_STRATEGY`."""
     source = [Click(int(c[0]), int(c[1]), bool(c[2])) for c in source_clicks]
     if not source:
         raise ValueError("replay needs at least one source click")
-    trace = run_loop(
+    return _loop_per_strategy(
         model,
         gt,
         ignore,
-        strategy=DRIVING_STRATEGY,
+        [DRIVING_STRATEGY],
         max_clicks=max_clicks if max_clicks is not None else len(source),
         clicks=source,
         keep_logits=keep_logits,
     )
-    return {DRIVING_STRATEGY: trace}
-
-
-def trial_loop(strategy: str, trial: int) -> str:
-    """The name of trial ``trial`` of ``strategy``'s loops: ``max_score~0``."""
-    return f"{strategy}{TRIAL_SEP}{trial}"
-
-
-def split_loop(name: str) -> tuple[str, int]:
-    """A loop name -> (strategy, trial); trial 0 for a loop of a protocol without trials."""
-    strategy, sep, trial = name.partition(TRIAL_SEP)
-    return strategy, int(trial) if sep else 0
 
 
 def run_box(
@@ -393,12 +285,9 @@ def run_box(
         if rng is None:
             raise ValueError("a jittered box needs a random generator")
         box = prompts.jitter_box(box, gt.shape, jitter, rng)
-    return {
-        s: run_loop(
-            model, gt, ignore, strategy=s, max_clicks=max_clicks, box=box, keep_logits=keep_logits
-        )
-        for s in dict.fromkeys(strategies)
-    }
+    return _loop_per_strategy(
+        model, gt, ignore, strategies, max_clicks=max_clicks, box=box, keep_logits=keep_logits
+    )
 
 
 def run_trials(
@@ -459,12 +348,15 @@ def run_protocols(
 ) -> dict[str, dict[str, Trace]]:
     """Every protocol one model runs on one image (``set_image`` done by the caller).
 
-    protocols: protocol name -> its validated config block (``noc``: ``max_clicks``,
-               ``target_iou``, ``strategies``; ``replay``: ``max_clicks``; ``box``:
-               ``max_clicks``, ``jitter``, ``seed``, ``strategies``; ``random_clicks``:
-               ``max_clicks``, ``trials``, ``margin``, ``seed``, ``strategies``;
-               ``perturbed``: ``max_clicks``, ``trials``, ``sigma`` (a fraction of the image
-               diagonal), ``seed``, ``strategies``); run in :data:`PROTOCOLS` order.
+    protocols: the model's :func:`plan`: protocol name -> its validated config block with
+               ``strategies`` resolved (``noc``: ``max_clicks``, ``target_iou``; ``replay``:
+               ``max_clicks`` or none (all the source's clicks); ``box``: ``max_clicks``,
+               ``jitter``, ``seed``; ``random_clicks``: ``max_clicks``, ``trials``,
+               ``margin``, ``seed``; ``perturbed``: ``max_clicks``, ``trials``, ``sigma`` (a
+               fraction of the image diagonal), ``seed``); run in
+               :data:`~clickbench.traces.PROTOCOLS` order. ``strategies`` gives the loops of
+               the loop-per-strategy protocols; the single-loop ones run
+               :data:`~clickbench.traces.DRIVING_STRATEGY`'s loop.
     source_clicks: the clicks ``replay`` feeds (the source model's ``max_score`` loop).
     image_key: (class, image id), which with a protocol's ``seed`` seeds its draws
                (:func:`clickbench.prompts.image_rng`).
@@ -479,16 +371,16 @@ def run_protocols(
     for name in PROTOCOLS:
         if name not in protocols:
             continue
-        block = protocols[name] or {}
-        strategies = block.get("strategies") or [DRIVING_STRATEGY]
+        block = protocols[name]
+        strategies = block["strategies"]
         if name == "noc":
             out[name] = run_noc(
                 model,
                 gt,
                 ignore,
                 strategies,
-                max_clicks=int(block.get("max_clicks", 20)),
-                target_iou=block.get("target_iou"),
+                max_clicks=int(block["max_clicks"]),
+                target_iou=block["target_iou"],
                 keep_logits=keep_logits,
             )
         elif name == "first_click":
@@ -536,194 +428,46 @@ def replay_source_clicks(path: str | Path, loop: str = DRIVING_STRATEGY) -> list
     return traces[loop].click_list()
 
 
-# --------------------------------------------------------------------------- on disk
+def plan(
+    protocols: Mapping[str, Mapping], model: str, models: Mapping[str, Mapping]
+) -> dict[str, dict]:
+    """The protocols ``model`` runs, in config order: protocol name -> its block, with the
+    strategies resolved (the one place they are).
 
-
-def save_traces(path: str | Path, traces: dict[str, Trace]) -> None:
-    """Write loops to one ``.npz`` atomically, keys ``<loop>.<field>`` (docs/internals.md);
-    masks as packed bits (``<loop>.bits``, ``<loop>.shape``)."""
-    arrays: dict[str, np.ndarray] = {}
-    for name, t in traces.items():
-        if not name or "." in name:
-            raise ValueError(f"loop name {name!r} must be non-empty and without '.'")
-        packed = pack(t.masks)
-        arrays[f"{name}.clicks"] = np.asarray(t.clicks, dtype=np.int32).reshape(-1, 3)
-        arrays[f"{name}.bits"] = packed["bits"]
-        arrays[f"{name}.shape"] = packed["shape"]
-        arrays[f"{name}.scores"] = np.asarray(t.scores, dtype=np.float32)
-        arrays[f"{name}.ious"] = np.asarray(t.ious, dtype=np.float32)
-        arrays[f"{name}.chosen"] = np.asarray(t.chosen, dtype=np.int16)
-        arrays[f"{name}.multi"] = np.asarray(t.multi, dtype=np.int16)
-        arrays[f"{name}.single"] = np.asarray(t.single, dtype=np.int16)
-        arrays[f"{name}.bious"] = np.asarray(t.bious, dtype=np.float32)
-        if t.box is not None:
-            arrays[f"{name}.box"] = np.asarray(t.box, dtype=np.int32).reshape(4)
-        if t.logits is not None:
-            arrays[f"{name}.logits"] = np.asarray(t.logits, dtype=np.float16)
-    save_npz_atomic(path, **arrays)
-
-
-def load_traces(path: str | Path) -> dict[str, Trace]:
-    """Read the loops :func:`save_traces` wrote, keyed by loop name (file order)."""
-    with np.load(path) as data:
-        fields: dict[str, dict[str, np.ndarray]] = {}
-        for key in data.files:
-            name, _, field = key.partition(".")
-            fields.setdefault(name, {})[field] = data[key]
-    traces = {}
-    for name, f in fields.items():
-        missing = {
-            "clicks", "bits", "shape", "scores", "ious", "bious", "chosen", "multi", "single"
-        } - set(f)  # fmt: skip
-        if missing:
-            raise ValueError(f"{path}: loop {name!r} lacks {', '.join(sorted(missing))}")
-        traces[name] = Trace(
-            clicks=f["clicks"],
-            masks=unpack(f["bits"], f["shape"]),
-            scores=f["scores"],
-            ious=f["ious"],
-            chosen=f["chosen"],
-            multi=f["multi"],
-            single=int(f["single"]),
-            logits=f.get("logits"),
-            bious=f["bious"],
-            box=f.get("box"),
-        )
-    return traces
-
-
-# --------------------------------------------------------------------------- rows
-
-
-def trace_rows(
-    traces: dict[str, Trace],
-    *,
-    protocol: str,
-    model: str,
-    cls: str,
-    image: str,
-    strategies: Sequence[str],
-) -> list[dict]:
-    """Per-image TSV rows, one per (strategy, trial, step), columns :data:`COLUMNS`.
-
-    ``noc``, ``box``: strategy ``s`` reads loop ``traces[s]``. ``random_clicks``,
-    ``perturbed``: loops ``s~t`` give trial ``t``. ``first_click``/``replay``: the one loop is
-    re-scored with every strategy. ``trial`` is 0 outside the trial protocols.
-    ``iou``/``biou``/``score``/``chosen`` are the kept candidate's (``biou``: boundary IoU),
-    ``best_iou``/``best`` the best multimask candidate's by true IoU.
-    ``click`` counts the clicks so far (1, 2, ...); in ``box`` it counts the clicks after the
-    box, so the box alone is click 0, with ``positive``, ``row``, ``col`` -1 (the box is in the
-    ``.npz``). ``box`` with no loops (the model takes no box) gives no rows.
+    protocols: the validated config's ``protocols``; models: the active models' validated
+    blocks (``selection`` filled in by the schema). A protocol is run when its ``models`` list
+    ``model``; ``replay`` only when its ``source`` is active too. Every block gets
+    ``strategies``: in a loop-per-strategy protocol (:data:`LOOP_PER_STRATEGY`) the model's
+    ``selection`` in its order, kept to the block's own ``strategies`` when it has some (the
+    first of the selection when none of them is in it); in a single-loop protocol the whole
+    ``selection``, the strategies its one loop is re-scored with.
     """
-    if protocol in SINGLE_LOOP_PROTOCOLS:
-        if len(traces) != 1:
-            raise ValueError(f"protocol {protocol} has one loop per image, got {sorted(traces)}")
-        (loop,) = traces.values()
-        pairs = [(s, 0, loop, loop.rescore(s)) for s in dict.fromkeys(strategies)]
-    elif protocol in ("noc", BOX_PROTOCOL):
-        pairs = []
-        for s in dict.fromkeys(strategies):
-            if s not in traces:
-                if protocol == BOX_PROTOCOL and not traces:
-                    continue
-                raise KeyError(f"no {s!r} loop among {sorted(traces)}")
-            pairs.append((s, 0, traces[s], traces[s].chosen))
-    elif protocol in TRIAL_PROTOCOLS:
-        wanted = set(strategies)
-        pairs = []
-        for name, trace in traces.items():
-            s, t = split_loop(name)
-            if s in wanted:
-                pairs.append((s, t, trace, trace.chosen))
-        missing = wanted - {p[0] for p in pairs}
-        if missing:
-            raise KeyError(f"no trial loops of {sorted(missing)} among {sorted(traces)}")
-    else:
-        raise ValueError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
-    rows = []
-    for strategy, trial, trace, chosen in pairs:
-        best = trace.best()
-        boxed = trace.box is not None
-        for k in range(trace.n_steps):
-            c, b = int(chosen[k]), int(best[k])
-            if boxed and k == 0:
-                row = col = positive = -1
-            else:
-                row, col, positive = (int(v) for v in trace.clicks[k - boxed])
-            rows.append(
-                {
-                    "class": cls,
-                    "image": image,
-                    "protocol": protocol,
-                    "model": model,
-                    "strategy": strategy,
-                    "trial": trial,
-                    "click": k + (not boxed),
-                    "iou": float(trace.ious[k, c]),
-                    "biou": float(trace.bious[k, c]),
-                    "best_iou": float(trace.ious[k, b]),
-                    "score": float(trace.scores[k, c]),
-                    "chosen": c,
-                    "best": b,
-                    "positive": positive,
-                    "row": row,
-                    "col": col,
-                }
-            )
-    return rows
-
-
-def _cell(value) -> str:
-    if isinstance(value, bool | np.bool_):
-        return str(int(value))
-    if isinstance(value, int | np.integer):
-        return str(int(value))
-    if isinstance(value, float | np.floating):
-        value = float(value)
-        return "nan" if math.isnan(value) else f"{value:.6g}"
-    text = str(value)
-    if "\t" in text or "\n" in text:
-        raise ValueError(f"a TSV cell cannot hold a tab or newline: {text!r}")
-    return text
-
-
-def format_rows_tsv(rows: Iterable[dict], columns: Sequence[str] = COLUMNS) -> str:
-    """Rows as TSV text: a header, then rows sorted by :data:`SORT_KEY`, floats ``%.6g``."""
-    rows = sorted(rows, key=lambda r: tuple(r[k] for k in SORT_KEY if k in columns))
-    lines = ["\t".join(columns)]
-    lines += ["\t".join(_cell(r[c]) for c in columns) for r in rows]
-    return "\n".join(lines) + "\n"
-
-
-def write_rows_tsv(
-    path: str | Path, rows: Iterable[dict], columns: Sequence[str] = COLUMNS
-) -> None:
-    """Write :func:`format_rows_tsv` atomically; the same rows always give the same bytes."""
-    text = format_rows_tsv(rows, columns)
-    write_atomic(path, lambda fh: fh.write(text), text=True)
+    selection = list(models[model]["selection"])
+    out = {}
+    for name, spec in protocols.items():
+        if model not in spec["models"]:
+            continue
+        if name == "replay" and spec["source"] not in models:
+            continue
+        block = dict(spec)
+        if name in LOOP_PER_STRATEGY:
+            wanted = spec.get("strategies", selection)
+            block["strategies"] = [s for s in selection if s in wanted] or selection[:1]
+        else:
+            block["strategies"] = selection
+        out[name] = block
+    return out
 
 
 __all__ = [
-    "BOX_PROTOCOL",
-    "COLUMNS",
-    "DRIVING_STRATEGY",
-    "PROTOCOLS",
-    "SINGLE_LOOP_PROTOCOLS",
-    "TRIAL_PROTOCOLS",
-    "Trace",
-    "format_rows_tsv",
-    "load_traces",
+    "LOOP_PER_STRATEGY",
+    "plan",
     "replay_source_clicks",
+    "run_box",
     "run_first_click",
     "run_loop",
     "run_noc",
     "run_protocols",
-    "run_box",
     "run_replay",
     "run_trials",
-    "save_traces",
-    "split_loop",
-    "trace_rows",
-    "trial_loop",
-    "write_rows_tsv",
 ]

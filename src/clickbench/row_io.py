@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from clickbench.protocols import COLUMNS
+from clickbench.traces import COLUMNS
 
 #: columns of a per-image TSV, in order (docs/internals.md)
 ROW_COLUMNS = list(COLUMNS)

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clickbench import protocols as P
+from clickbench import traces as T
 from clickbench.datasets import instance_of, load_ground_truth, load_image
 from clickbench.memo import ResultMemo, key_for
 from clickbench.models import registry
@@ -126,6 +127,7 @@ class ModelJob:
 
     model: str
     spec: dict
+    #: the model's protocol plan (:func:`clickbench.protocols.plan`)
     protocols: dict
     layout: str
     device: str
@@ -211,7 +213,7 @@ def timing_rows(
     device: str,
     set_image_seconds: float,
     encoded: bool,
-    results: Mapping[str, Mapping[str, P.Trace]],
+    results: Mapping[str, Mapping[str, T.Trace]],
     batch_share: float | None = None,
 ) -> list[dict]:
     """An image's timings, one row per event (columns :data:`TIMING_COLUMNS`):
@@ -288,26 +290,24 @@ def compute(
     log.info("all protocols: %.3f s", time.perf_counter() - t0)
     if "box" in job.protocols and not results.get("box"):
         log.info("box: not applicable, %s takes no box prompt", job.spec["type"])
-    selection = job.spec.get("selection") or ["max_score"]
     for name, traces in results.items():
-        strategies = job.protocols[name].get("strategies") or selection
-        P.save_traces(outputs[f"{name}_npz"], traces)
-        rows = P.trace_rows(
+        T.save_traces(outputs[f"{name}_npz"], traces)
+        rows = T.trace_rows(
             traces,
             protocol=name,
             model=job.model,
             cls=task.cls,
             image=task.image,
-            strategies=strategies,
+            strategies=job.protocols[name]["strategies"],
         )
-        P.write_rows_tsv(outputs[f"{name}_tsv"], rows)
+        T.write_rows_tsv(outputs[f"{name}_tsv"], rows)
         for loop, trace in traces.items():
             log.info("%s/%s: %d clicks, IoU %s", name, loop, trace.n_clicks, trace.curve.round(4))
     encoded = getattr(model, "last_hit", None) is not True
     timing = timing_rows(
         task, job.model, device, timed.set_image_seconds, encoded, results, batch_share
     )
-    P.write_rows_tsv(outputs["timing"], timing, columns=TIMING_COLUMNS)
+    T.write_rows_tsv(outputs["timing"], timing, columns=TIMING_COLUMNS)
 
 
 def _store(job: ModelJob, task: ImageTask, key: str, ingredients: dict, outputs) -> None:
@@ -426,7 +426,7 @@ def run_chunk(
         }
         for task, key, _ in keyed
     ]
-    P.write_rows_tsv(marker, rows, columns=MARKER_COLUMNS)
+    T.write_rows_tsv(marker, rows, columns=MARKER_COLUMNS)
     return rows
 
 

@@ -32,7 +32,7 @@ import pandas as pd
 
 from clickbench.config import with_defaults
 from clickbench.models.registry import SAM_FAMILY
-from clickbench.protocols import DRIVING_STRATEGY
+from clickbench.traces import DRIVING_STRATEGY
 
 #: the ``class`` label of rows aggregated over every class
 ALL = "(all)"

@@ -18,7 +18,6 @@ import pandas as pd
 from clickbench import metrics
 from clickbench.outputs import STUDY_TABLES
 from clickbench.paired_stats import paired_table
-from clickbench.protocols import DRIVING_STRATEGY
 from clickbench.row_io import SELECTION_COLUMNS, mark_selection, records_frame, selected_rows
 from clickbench.study import (
     ALL,
@@ -31,6 +30,7 @@ from clickbench.study import (
     study_view,
     with_methods,
 )
+from clickbench.traces import DRIVING_STRATEGY
 
 #: the table names :func:`build_tables` returns, in order
 TABLES = STUDY_TABLES

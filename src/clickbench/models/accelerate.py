@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from segment_anything.modeling import Sam
 from segment_anything.modeling.image_encoder import Attention, get_rel_pos
 
-from clickbench.protocols import Trace
+from clickbench.traces import Trace
 
 #: config value -> what it does (see the module docstring); "none" is the schema's default
 MODES = ("none", "sdpa", "compile")

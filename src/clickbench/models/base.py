@@ -23,6 +23,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -46,6 +47,21 @@ class Prediction:
     logits: np.ndarray | None = None
     multi: tuple[int, ...] = (0,)
     single: int | None = None
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """How a built model runs: :func:`clickbench.models.registry.build`'s keywords, given to
+    every builder of the registry as ``builder(spec, options)``.
+
+    device:    a resolved torch device (``cpu``, ``cuda``, ``mps``)
+    precision: the encoder precision of SAM-family models (``fp32``, ``bf16``)
+    cache_dir: the folder of the embedding cache, or None for no cache
+    """
+
+    device: str = "cpu"
+    precision: str = "fp32"
+    cache_dir: str | Path | None = None
 
 
 class InteractiveModel(ABC):

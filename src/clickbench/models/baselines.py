@@ -37,14 +37,14 @@ One candidate mask per step, score 1.0.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Sequence
-from pathlib import Path
 
 import cv2
 import numpy as np
 
 from clickbench.clicks import Click
-from clickbench.models.base import InteractiveModel, Prediction
+from clickbench.models.base import BuildOptions, InteractiveModel, Prediction
 
 DEFAULT_RADIUS = 5
 DEFAULT_ITERATIONS = 5
@@ -81,7 +81,43 @@ def _empty(shape: tuple[int, int]) -> Prediction:
     return Prediction(masks=np.zeros((1, *shape), dtype=bool), scores=np.ones(1, np.float32))
 
 
-class GrabCutModel(InteractiveModel):
+class ClickSeededModel(InteractiveModel):
+    """What both baselines share: an (H, W, 3) uint8 RGB image (:meth:`set_image`), and the
+    mask the protocol kept after the previous click, (H, W) bool or None, handed to
+    :meth:`segment` with the clicks."""
+
+    image: np.ndarray | None = None
+
+    def set_image(self, image: np.ndarray) -> None:
+        """Take an (H, W, 3) uint8 RGB image."""
+        image = np.asarray(image)
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError(f"expected an (H, W, 3) uint8 image, got {image.dtype}{image.shape}")
+        self.image = np.ascontiguousarray(image)
+        self._prepare(self.image)
+
+    def _prepare(self, image: np.ndarray) -> None:  # noqa: B027 - optional hook
+        """Per-image work done once (nothing by default)."""
+
+    def predict(
+        self,
+        clicks: Sequence[Click],
+        previous: Prediction | None = None,
+        previous_choice: int | None = None,
+    ) -> Prediction:
+        if self.image is None:
+            raise RuntimeError("set_image must be called before predict")
+        kept = None
+        if previous is not None:
+            kept = np.asarray(previous.masks[previous_choice or 0], dtype=bool)
+        return self.segment(clicks, kept)
+
+    @abstractmethod
+    def segment(self, clicks: Sequence[Click], kept: np.ndarray | None) -> Prediction:
+        """One mask for the clicks so far, given the previously kept mask (or None)."""
+
+
+class GrabCutModel(ClickSeededModel):
     """OpenCV GrabCut seeded by click disks and the previously kept mask (module docstring)."""
 
     name = "grabcut"
@@ -97,31 +133,15 @@ class GrabCutModel(InteractiveModel):
         self.radius = int(radius)
         self.iterations = int(iterations)
         self.prior_fraction = float(prior_fraction)
-        self.image: np.ndarray | None = None
 
-    def set_image(self, image: np.ndarray) -> None:
-        """Take an (H, W, 3) uint8 RGB image."""
-        image = np.asarray(image)
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f"expected an (H, W, 3) uint8 image, got {image.dtype}{image.shape}")
-        self.image = np.ascontiguousarray(image)
-
-    def predict(
-        self,
-        clicks: Sequence[Click],
-        previous: Prediction | None = None,
-        previous_choice: int | None = None,
-    ) -> Prediction:
-        if self.image is None:
-            raise RuntimeError("set_image must be called before predict")
+    def segment(self, clicks: Sequence[Click], kept: np.ndarray | None) -> Prediction:
         shape = self.image.shape[:2]
         seeds = _disks(shape, clicks, self.radius)
         positive = seeds > 0
         if not positive.any():
             return _empty(shape)
         trimap = np.full(shape, cv2.GC_PR_BGD, dtype=np.uint8)
-        if previous is not None:
-            kept = np.asarray(previous.masks[previous_choice or 0], dtype=bool)
+        if kept is not None:
             trimap[kept] = cv2.GC_PR_FGD
         else:
             prior = max(self.radius + 1, int(round(self.prior_fraction * np.hypot(*shape))))
@@ -143,7 +163,7 @@ class GrabCutModel(InteractiveModel):
         return Prediction(masks=mask[None], scores=np.ones(1, np.float32))
 
 
-class RandomWalkerModel(InteractiveModel):
+class RandomWalkerModel(ClickSeededModel):
     """scikit-image's random walker seeded by click disks (module docstring)."""
 
     name = "random_walker"
@@ -159,13 +179,9 @@ class RandomWalkerModel(InteractiveModel):
         self.radius = int(radius)
         self.beta = float(beta)
         self.max_side = int(max_side)
-        self.image: np.ndarray | None = None
 
-    def set_image(self, image: np.ndarray) -> None:
-        """Take an (H, W, 3) uint8 RGB image; keep a copy scaled to at most ``max_side``."""
-        image = np.asarray(image)
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f"expected an (H, W, 3) uint8 image, got {image.dtype}{image.shape}")
+    def _prepare(self, image: np.ndarray) -> None:
+        """Keep a copy of the image scaled to at most ``max_side``."""
         h, w = image.shape[:2]
         self.shape = (h, w)
         self.scale = min(1.0, self.max_side / max(h, w))
@@ -174,18 +190,10 @@ class RandomWalkerModel(InteractiveModel):
             image if self.scale == 1.0 else cv2.resize(image, size, interpolation=cv2.INTER_AREA)
         )
         self.small = small.astype(np.float64) / 255.0
-        self.image = image
 
-    def predict(
-        self,
-        clicks: Sequence[Click],
-        previous: Prediction | None = None,
-        previous_choice: int | None = None,
-    ) -> Prediction:
+    def segment(self, clicks: Sequence[Click], kept: np.ndarray | None) -> Prediction:
         from skimage.segmentation import random_walker
 
-        if self.image is None:
-            raise RuntimeError("set_image must be called before predict")
         if not any(c.positive for c in clicks):
             return _empty(self.shape)
         small_shape = self.small.shape[:2]
@@ -196,8 +204,8 @@ class RandomWalkerModel(InteractiveModel):
         frame = np.ones(small_shape, dtype=bool)
         frame[1:-1, 1:-1] = False
         frame &= seeds == 0
-        if previous is not None:  # where the kept mask reaches the border, it is no seed
-            kept = np.asarray(previous.masks[previous_choice or 0], dtype=np.uint8)
+        if kept is not None:  # where the kept mask reaches the border, it is no seed
+            kept = kept.astype(np.uint8)
             if self.scale != 1.0:
                 kept = cv2.resize(kept, small_shape[::-1], interpolation=cv2.INTER_NEAREST)
             frame &= kept == 0
@@ -223,34 +231,28 @@ class RandomWalkerModel(InteractiveModel):
         return Prediction(masks=mask[None], scores=np.ones(1, np.float32))
 
 
-def build_grabcut(
-    spec: dict,
-    *,
-    device: str = "cpu",
-    precision: str = "fp32",
-    cache_dir: str | Path | None = None,
-) -> GrabCutModel:
+def build_grabcut(spec: dict, options: BuildOptions) -> GrabCutModel:
     """Registry builder: config keys ``radius`` (default 5) and ``iterations`` (default 5).
-    ``device``/``precision``/``cache_dir`` are accepted and ignored (CPU only)."""
+    ``options`` (device, precision, cache) are ignored: CPU only, nothing to cache."""
     return GrabCutModel(
         radius=spec.get("radius", DEFAULT_RADIUS),
         iterations=spec.get("iterations", DEFAULT_ITERATIONS),
     )
 
 
-def build_random_walker(
-    spec: dict,
-    *,
-    device: str = "cpu",
-    precision: str = "fp32",
-    cache_dir: str | Path | None = None,
-) -> RandomWalkerModel:
-    """Registry builder: config keys ``radius`` (default 5) and ``beta`` (default 130).
-    ``device``/``precision``/``cache_dir`` are accepted and ignored (CPU only)."""
+def build_random_walker(spec: dict, options: BuildOptions) -> RandomWalkerModel:
+    """Registry builder: config keys ``radius`` (default 5) and ``beta`` (default 2000).
+    ``options`` (device, precision, cache) are ignored: CPU only, nothing to cache."""
     return RandomWalkerModel(
         radius=spec.get("radius", DEFAULT_RADIUS),
         beta=spec.get("beta", DEFAULT_BETA),
     )
 
 
-__all__ = ["GrabCutModel", "RandomWalkerModel", "build_grabcut", "build_random_walker"]
+__all__ = [
+    "ClickSeededModel",
+    "GrabCutModel",
+    "RandomWalkerModel",
+    "build_grabcut",
+    "build_random_walker",
+]

@@ -11,27 +11,23 @@ encoder with an EfficientViT backbone and neck. ``efficientsam`` 1.0.0 packages 
 - the package's predictor scales coordinates by (new / old) per axis, as SAM's
   ``ResizeLongestSide`` up to rounding of the resized size.
 
-Candidates are :mod:`clickbench.models.sam`'s four (the decoder is SAM's): the shared
-``SamModel.predict`` runs on this predictor; encoding, the embedding cache and the key-checked
-loading are this module's. Checkpoints are the plain state dicts the package loads
+Candidates are :mod:`clickbench.models.sam`'s four (the decoder is SAM's): :class:`SamModel`'s
+embedding cache, ``set_image`` and ``predict`` run on this package's predictor; the encoding
+and the builders are this module's, the key-checked loading :mod:`clickbench.checkpoints`'. Checkpoints are the plain state dicts the package loads
 (``{"state_dict": ...}`` is unwrapped as its ``load_state_dict_from_file`` does).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from clickbench import checkpoints
-from clickbench.embedding_cache import Embedding, EmbeddingCache, cache_key
-from clickbench.models.sam import PRECISIONS, SamModel
-from clickbench.models.state_dicts import load_exact, read_checkpoint
-
-log = logging.getLogger(__name__)
+from clickbench.embedding_cache import Embedding
+from clickbench.models.sam import SamModel
+from clickbench.models.tiny import save_checkpoint, seeded
 
 #: the package's model names (efficientsam.sam_model_zoo.REGISTERED_EFFICIENTVIT_SAM_MODEL)
 PACKAGE_NAMES = {v: f"efficientvit-sam-{v}" for v in ("l0", "l1", "l2", "xl0", "xl1")}
@@ -100,75 +96,52 @@ def build_architecture(variant: str):
 VARIANTS = (*PACKAGE_NAMES, "tiny")
 
 
-def load_efficientvit_sam(variant: str, path: str | Path, device: str = "cpu"):
-    """Build ``variant`` and load its checkpoint, every key checked."""
-    state = read_checkpoint(path, "an EfficientViT-SAM checkpoint")
+def load_efficientvit_sam(
+    variant: str, path: str | Path, device: str = "cpu", *, sha256: str | None = None
+):
+    """Verify ``path``, build ``variant`` and load its checkpoint, every key checked; return
+    the model and the file's SHA-256."""
+    state, digest = checkpoints.read_torch(path, sha256, what="an EfficientViT-SAM checkpoint")
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
-    model = build_architecture(variant)
-    load_exact(model, state, path, f"EfficientViT-SAM variant {variant!r}")
-    model.to(device)
-    model.eval()
-    return model
+    what = f"EfficientViT-SAM variant {variant!r}"
+    model = checkpoints.load_weights(
+        path, build_architecture(variant), state, what=what, device=device
+    )
+    return model, digest
 
 
 class EfficientVitSamModel(SamModel):
     """EfficientViT-SAM as an :class:`InteractiveModel`: SAM's candidates and decoder calls
-    (:meth:`SamModel.predict`) on the package's predictor; its own encoder input."""
+    (:class:`SamModel`) on the package's predictor; its own encoder input."""
 
     name = "efficientvit_sam"
+    label = "EfficientViT-SAM"
+    cache_prefix = "efficientvit_sam:"
 
-    def __init__(
-        self,
-        model,
-        *,
-        variant: str,
-        checkpoint_sha256: str,
-        device: str = "cpu",
-        precision: str = "fp32",
-        cache_dir: str | Path | None = None,
-        mask_input: bool = False,
-    ):
-        # SamModel's attributes, with the package's predictor (SamPredictor needs a ViT)
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    @classmethod
+    def load(cls, spec: dict, device: str):
+        ckpt = spec["checkpoint"]
+        return load_efficientvit_sam(
+            spec["variant"], ckpt["path"], device, sha256=ckpt.get("sha256")
+        )
+
+    def _predictor(self, model):
+        """The package's predictor (``SamPredictor`` needs a ViT encoder)."""
         from efficientsam.models.efficientvit import EfficientViTSamPredictor
 
-        self.predictor = EfficientViTSamPredictor(model)
-        self.variant = variant
-        self.checkpoint_sha256 = checkpoint_sha256
-        self.device = device
-        self.precision = precision
-        self.mask_input = mask_input
-        self.accelerate = "none"  # the schema allows no other value for this type
-        self.cache = EmbeddingCache(cache_dir) if cache_dir is not None else None
-        self.encodings = 0
-        self.last_hit: bool | None = None
+        return EfficientViTSamPredictor(model)
 
-    def _key(self, image: np.ndarray) -> tuple[str, dict[str, str]]:
-        _, meta = super()._key(image)
-        meta = {**meta, "variant": f"efficientvit_sam:{self.variant}"}
-        return cache_key(*meta.values()), meta
-
-    @torch.no_grad()
-    def encode(self, images: Sequence[np.ndarray]) -> list[Embedding]:
-        """Encode as ``EfficientViTSamPredictor.set_image`` (the model's own transform)."""
+    def _encode(self, images: Sequence[np.ndarray]) -> list[Embedding]:
+        """As ``EfficientViTSamPredictor.set_image`` (the model's own transform), one image
+        at a time."""
         from efficientsam.segment_anything.utils.transforms import ResizeLongestSide
 
         m = self.sam
-        dtype = PRECISIONS[self.precision]
         out = []
         for image in images:
-            if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-                raise ValueError(
-                    f"expected an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}"
-                )
             batch = m.transform(image).unsqueeze(0).to(self.device)
-            if dtype is None:
-                features = m.image_encoder(batch)
-            else:
-                with torch.autocast(device_type=self._device_type(), dtype=dtype):
-                    features = m.image_encoder(batch)
+            features = self.run_encoder(m.image_encoder, batch)
             size = tuple(int(s) for s in image.shape[:2])
             out.append(
                 Embedding(
@@ -179,53 +152,16 @@ class EfficientVitSamModel(SamModel):
                     ),
                 )
             )
-        self.encodings += len(images)
         return out
 
-    def set_embedding(self, emb: Embedding) -> None:
-        p = self.predictor
-        p.reset_image()
-        p.features = torch.as_tensor(emb.features, device=self.device)
-        p.original_size = tuple(emb.original_size)
-        p.input_size = tuple(emb.input_size)
-        p.is_image_set = True
 
-
-def build(
-    spec: dict,
-    *,
-    device: str = "cpu",
-    precision: str = "fp32",
-    cache_dir: str | Path | None = None,
-) -> EfficientVitSamModel:
-    """Build EfficientViT-SAM from a model's config block (``variant``, ``checkpoint``,
-    ``mask_input``); the checkpoint is verified against its SHA-256 first."""
-    ckpt = spec["checkpoint"]
-    variant = spec["variant"]
-    digest = checkpoints.verify(ckpt["path"], ckpt.get("sha256"))
-    model = load_efficientvit_sam(variant, ckpt["path"], device)
-    log.info("EfficientViT-SAM %s loaded from %s (SHA-256 %s)", variant, ckpt["path"], digest)
-    return EfficientVitSamModel(
-        model,
-        variant=variant,
-        checkpoint_sha256=digest,
-        device=device,
-        precision=precision,
-        cache_dir=cache_dir,
-        mask_input=bool(spec["mask_input"]),
-    )
+#: the registry's builder (:meth:`~clickbench.models.sam_family.SamFamilyModel.build`)
+build = EfficientVitSamModel.build
 
 
 def make_tiny_checkpoint(path: str | Path, seed: int = 0) -> Path:
     """Save the ``tiny`` variant with weights drawn from ``seed`` as a plain state dict."""
-    from clickbench.atomic import write_atomic
-
-    path = Path(path)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = build_efficientvit_tiny()
-    write_atomic(path, lambda fh: torch.save(model.state_dict(), fh))
-    return path
+    return save_checkpoint(path, seeded(build_efficientvit_tiny, seed).state_dict())
 
 
 __all__ = [

@@ -19,100 +19,38 @@ the best of the three corrected masks.
 The image transform is SAM v1's (longest side resized to 1024, padded), so coordinates and
 low-res logits are in SAM v1's frame. Variants are ``segment_anything_hq``'s registry
 (``vit_b``, ``vit_l``, ``vit_h``, ``vit_tiny``: the light HQ-SAM on MobileSAM's TinyViT) and
-``tiny`` (:func:`build_hq_tiny`). The package's own loader reads checkpoints with
+``tiny`` (:func:`build_hq_tiny`: :data:`clickbench.models.tiny.TINY_SAM`'s widths). The package's own loader reads checkpoints with
 ``strict=False`` and prints what did not match, running random weights in their place;
 clickbench reads the plain state dict itself (``weights_only=True``) and fails naming
-every missing or unexpected key (:mod:`.state_dicts`).
+every missing or unexpected key (:func:`clickbench.checkpoints.load_weights`).
 
-The embedding cache holds ``features`` (1, 256, 64, 64) and ``interm_embeddings[0]``
+Embedding cache, ``set_image`` and ``predict`` are :class:`~clickbench.models.sam.SamModel`'s
+(a box prompt too, as ``predict(box=...)``); this module gives HQ-SAM's predictor, its
+encoder outputs and its decoder call. The embedding cache holds ``features`` (1, 256, 64, 64) and ``interm_embeddings[0]``
 (1, 64, 64, vit_dim) as one (1, 256 + vit_dim, 64, 64) array.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from clickbench import checkpoints
-from clickbench.clicks import Click
-from clickbench.embedding_cache import Embedding, cache_key
-from clickbench.models.base import Prediction
-from clickbench.models.sam import MULTI, PRECISIONS, SINGLE, TOKEN_ORDER, SamModel, clicks_to_points
-from clickbench.models.state_dicts import load_exact, read_checkpoint
-
-log = logging.getLogger(__name__)
-
-#: the tiny HQ-SAM's widths (as clickbench.models.tiny.TINY_SAM, plus the HQ decoder's)
-TINY_HQ = {
-    "encoder_embed_dim": 64,
-    "encoder_depth": 2,
-    "encoder_num_heads": 2,
-    "encoder_global_attn_indexes": (1,),
-    "prompt_embed_dim": 64,
-    "decoder_mlp_dim": 256,
-    "decoder_num_heads": 2,
-}
+from clickbench.embedding_cache import Embedding
+from clickbench.models.sam import TOKEN_ORDER, SamModel
+from clickbench.models.sam_family import variant_entry
+from clickbench.models.tiny import TINY_SAM, build_sam_tiny, save_checkpoint, seeded
 
 
 def build_hq_tiny():
     """A small HQ-SAM, built as ``segment_anything_hq.build_sam._build_sam`` builds vit_*:
     image size 1024, patch 16, windowed ViT with relative positions, the HQ decoder; only
-    widths and depths are smaller (2 ViT blocks of width 64, decoder width 64)."""
-    from segment_anything_hq.modeling import (
-        ImageEncoderViT,
-        MaskDecoderHQ,
-        PromptEncoder,
-        Sam,
-        TwoWayTransformer,
-    )
-
-    t = TINY_HQ
-    image_size, patch = 1024, 16
-    grid = image_size // patch
-    sam = Sam(
-        image_encoder=ImageEncoderViT(
-            depth=t["encoder_depth"],
-            embed_dim=t["encoder_embed_dim"],
-            img_size=image_size,
-            mlp_ratio=4,
-            norm_layer=partial(torch.nn.LayerNorm, eps=1e-6),
-            num_heads=t["encoder_num_heads"],
-            patch_size=patch,
-            qkv_bias=True,
-            use_rel_pos=True,
-            global_attn_indexes=list(t["encoder_global_attn_indexes"]),
-            window_size=14,
-            out_chans=t["prompt_embed_dim"],
-        ),
-        prompt_encoder=PromptEncoder(
-            embed_dim=t["prompt_embed_dim"],
-            image_embedding_size=(grid, grid),
-            input_image_size=(image_size, image_size),
-            mask_in_chans=16,
-        ),
-        mask_decoder=MaskDecoderHQ(
-            num_multimask_outputs=3,
-            transformer=TwoWayTransformer(
-                depth=2,
-                embedding_dim=t["prompt_embed_dim"],
-                mlp_dim=t["decoder_mlp_dim"],
-                num_heads=t["decoder_num_heads"],
-            ),
-            transformer_dim=t["prompt_embed_dim"],
-            iou_head_depth=3,
-            iou_head_hidden_dim=t["prompt_embed_dim"],
-            vit_dim=t["encoder_embed_dim"],
-        ),
-        pixel_mean=[123.675, 116.28, 103.53],
-        pixel_std=[58.395, 57.12, 57.375],
-    )
-    sam.eval()
-    return sam
+    widths and depths are smaller (those of the tiny SAM, :func:`~.tiny.build_sam_tiny`)."""
+    vit_dim = TINY_SAM["encoder_embed_dim"]
+    return build_sam_tiny("segment_anything_hq", "MaskDecoderHQ", vit_dim=vit_dim)
 
 
 def _registry_builder(name: str) -> Callable[[], torch.nn.Module]:
@@ -131,112 +69,76 @@ VARIANTS: dict[str, Callable[[], torch.nn.Module]] = {
 }
 
 
-def load_hq_sam(variant: str, path: str | Path, device: str = "cpu") -> torch.nn.Module:
-    """Build ``variant`` and load its plain state-dict checkpoint, every key checked."""
-    try:
-        builder = VARIANTS[variant]
-    except KeyError:
-        raise ValueError(
-            f"unknown HQ-SAM variant {variant!r}; known: {', '.join(sorted(VARIANTS))}"
-        ) from None
-    state = read_checkpoint(path, "an HQ-SAM checkpoint")
-    sam = builder()
-    load_exact(sam, state, path, f"HQ-SAM variant {variant!r}")
-    sam.to(device)
-    sam.eval()
-    return sam
+def load_hq_sam(
+    variant: str, path: str | Path, device: str = "cpu", *, sha256: str | None = None
+) -> tuple[torch.nn.Module, str]:
+    """Verify ``path``, build ``variant`` and load its plain state-dict checkpoint, every key
+    checked; return the model and the file's SHA-256."""
+    builder = variant_entry(VARIANTS, variant, "HQ-SAM")
+    state, digest = checkpoints.read_torch(path, sha256, what="an HQ-SAM checkpoint")
+    what = f"HQ-SAM variant {variant!r}"
+    return checkpoints.load_weights(path, builder(), state, what=what, device=device), digest
 
 
 class HqSamModel(SamModel):
     """HQ-SAM as an :class:`InteractiveModel` (candidates: see the module docstring).
 
-    Shares :class:`~clickbench.models.sam.SamModel`'s embedding cache, batching and
+    Shares :class:`~clickbench.models.sam.SamModel`'s embedding cache, prompts and
     bookkeeping; the predictor, encoder outputs and decoder are HQ-SAM's."""
 
     name = "hq_sam"
+    label = "HQ-SAM"
+    cache_prefix = "hq_sam:"
 
     def __init__(self, sam, *, hq_token_only: bool = False, **kwargs):
         super().__init__(sam, **kwargs)
-        from segment_anything_hq import SamPredictor as HqPredictor
-
-        self.predictor = HqPredictor(sam)
         self.hq_token_only = hq_token_only
 
-    def _key(self, image: np.ndarray) -> tuple[str, dict[str, str]]:
-        key, meta = super()._key(image)
-        meta = {**meta, "variant": f"hq_sam:{self.variant}"}
-        return cache_key(*meta.values()), meta
+    @classmethod
+    def load(cls, spec: dict, device: str):
+        ckpt = spec["checkpoint"]
+        return load_hq_sam(spec["variant"], ckpt["path"], device, sha256=ckpt.get("sha256"))
 
-    @torch.no_grad()
-    def encode(self, images: Sequence[np.ndarray]) -> list[Embedding]:
-        """Encode as ``segment_anything_hq.SamPredictor.set_image``: features and the first
+    @classmethod
+    def settings(cls, spec: dict) -> dict:
+        return {"hq_token_only": bool(spec["hq_token_only"])}
+
+    def _predictor(self, sam):
+        from segment_anything_hq import SamPredictor as HqPredictor
+
+        return HqPredictor(sam)
+
+    def _encode(self, images: Sequence[np.ndarray]) -> list[Embedding]:
+        """As ``segment_anything_hq.SamPredictor.set_image``: features and the first
         intermediate ViT embedding, packed (see the module docstring)."""
-        transform = self.predictor.transform
         out = []
-        dtype = PRECISIONS[self.precision]
         for image in images:
-            if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-                raise ValueError(
-                    f"expected an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}"
-                )
-            resized = transform.apply_image(image)
-            t = torch.as_tensor(resized, device=self.device).permute(2, 0, 1).contiguous()[None]
-            batch = self.sam.preprocess(t)
-            if dtype is None:
-                features, interm = self.sam.image_encoder(batch)
-            else:
-                with torch.autocast(device_type=self._device_type(), dtype=dtype):
-                    features, interm = self.sam.image_encoder(batch)
+            t = self._input(image)
+            batch = self.sam.preprocess(t[None])
+            features, interm = self.run_encoder(self.sam.image_encoder, batch)
             vit = interm[0].permute(0, 3, 1, 2)
             packed = torch.cat([features.float(), vit.float()], dim=1).cpu().numpy()
             out.append(
                 Embedding(
                     features=packed,
                     original_size=tuple(int(s) for s in image.shape[:2]),
-                    input_size=tuple(int(s) for s in resized.shape[:2]),
+                    input_size=tuple(int(s) for s in t.shape[-2:]),
                 )
             )
-        self.encodings += len(images)
         return out
 
     def set_embedding(self, emb: Embedding) -> None:
-        """Put an embedding into the predictor, as its ``set_image`` leaves it."""
+        """As :meth:`SamModel.set_embedding`, the packed array split into ``features`` and
+        ``interm_features`` as its ``set_image`` leaves them."""
+        super().set_embedding(emb)
         p = self.predictor
-        p.reset_image()
-        t = torch.as_tensor(emb.features, device=self.device)
-        c = self.sam.prompt_encoder.embed_dim
+        t, c = p.features, self.sam.prompt_encoder.embed_dim
         p.features = t[:, :c].contiguous()
         p.interm_features = [t[:, c:].permute(0, 2, 3, 1)]
-        p.original_size = tuple(emb.original_size)
-        p.input_size = tuple(emb.input_size)
-        p.is_image_set = True
 
-    @torch.no_grad()
-    def predict(
-        self,
-        clicks: Sequence[Click],
-        previous: Prediction | None = None,
-        previous_choice: int | None = None,
-    ) -> Prediction:
-        """Four candidates (masks (4, H, W) bool, scores (4,), logits (4, 256, 256)),
-        ``multi=(0, 1, 2)``, ``single=3``; see the module docstring."""
-        p = self.predictor
-        if not p.is_image_set:
-            raise RuntimeError("set_image must be called before predict")
-        if not clicks:
-            raise ValueError("HQ-SAM needs at least one click")
-        coords, labels = clicks_to_points(clicks)
-        coords = p.transform.apply_coords(coords, p.original_size)
-        coords_t = torch.as_tensor(coords, dtype=torch.float, device=self.device)[None]
-        labels_t = torch.as_tensor(labels, dtype=torch.int, device=self.device)[None]
-        mask_t = None
-        if self.mask_input and previous is not None:
-            if previous.logits is None or previous_choice is None:
-                raise ValueError("mask_input needs the previous prediction's logits and choice")
-            prev = np.asarray(previous.logits[previous_choice], dtype=np.float32)[None]
-            mask_t = torch.as_tensor(prev, dtype=torch.float, device=self.device)[None]
-        sam = self.sam
-        sparse, dense = sam.prompt_encoder(points=(coords_t, labels_t), boxes=None, masks=mask_t)
+    def _decoder(self, sparse: torch.Tensor, dense: torch.Tensor):
+        """HQ-SAM's decoder: each SAM token plus the HQ token (or the HQ token alone)."""
+        p, sam = self.predictor, self.sam
         dec = sam.mask_decoder
         vit_features = p.interm_features[0].permute(0, 3, 1, 2)
         hq_features = dec.embedding_encoder(p.features) + dec.compress_vit_feat(vit_features)
@@ -253,65 +155,20 @@ class HqSamModel(SamModel):
             low_res = hq.expand(-1, len(order), -1, -1)
         else:
             low_res = low_res[:, order] + hq
-        iou = iou[:, order]
-        masks = sam.postprocess_masks(low_res, p.input_size, p.original_size) > sam.mask_threshold
-        return Prediction(
-            masks=masks[0].cpu().numpy(),
-            scores=iou[0].float().cpu().numpy().astype(np.float32),
-            logits=low_res[0].float().cpu().numpy().astype(np.float32),
-            multi=MULTI,
-            single=SINGLE,
-        )
+        return low_res, iou[:, order]
 
 
-def build(
-    spec: dict,
-    *,
-    device: str = "cpu",
-    precision: str = "fp32",
-    cache_dir: str | Path | None = None,
-) -> HqSamModel:
-    """Build HQ-SAM from a model's config block (``variant``, ``checkpoint``,
-    ``hq_token_only``, ``mask_input``); the checkpoint is verified against its SHA-256."""
-    ckpt = spec["checkpoint"]
-    variant = spec["variant"]
-    digest = checkpoints.verify(ckpt["path"], ckpt.get("sha256"))
-    sam = load_hq_sam(variant, ckpt["path"], device)
-    log.info(
-        "HQ-SAM %s loaded from %s (SHA-256 %s), %s %s",
-        variant,
-        ckpt["path"],
-        digest,
-        device,
-        precision,
-    )
-    return HqSamModel(
-        sam,
-        hq_token_only=bool(spec["hq_token_only"]),
-        variant=variant,
-        checkpoint_sha256=digest,
-        device=device,
-        precision=precision,
-        cache_dir=cache_dir,
-        mask_input=bool(spec["mask_input"]),
-    )
+#: the registry's builder (:meth:`~clickbench.models.sam_family.SamFamilyModel.build`)
+build = HqSamModel.build
 
 
 def make_tiny_checkpoint(path: str | Path, seed: int = 0) -> Path:
     """Save the ``tiny`` HQ-SAM with weights drawn from ``seed`` as a plain ``state_dict``
     (the official checkpoints' format), atomically; the same seed gives the same bytes."""
-    from clickbench.atomic import write_atomic
-
-    path = Path(path)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        sam = build_hq_tiny()
-    write_atomic(path, lambda fh: torch.save(sam.state_dict(), fh))
-    return path
+    return save_checkpoint(path, seeded(build_hq_tiny, seed).state_dict())
 
 
 __all__ = [
-    "TINY_HQ",
     "VARIANTS",
     "HqSamModel",
     "build",

@@ -10,7 +10,7 @@
                                        # (relative to the working directory)
         options: {threshold: 0.5}      # optional: free-form, for the factory
 
-The factory is called as the built-in builders are (:mod:`clickbench.models.registry`)::
+The factory is called with :func:`clickbench.models.registry.build`'s keywords::
 
     factory(spec, device="cpu", precision="fp32", cache_dir="resources/cache")
 
@@ -27,7 +27,7 @@ import importlib
 import sys
 from pathlib import Path
 
-from clickbench.models.base import InteractiveModel
+from clickbench.models.base import BuildOptions, InteractiveModel
 
 
 class PluginError(ValueError):
@@ -57,16 +57,12 @@ def load_factory(factory: str, path: str | None = None):
         ) from None
 
 
-def build(
-    spec: dict,
-    *,
-    device: str = "cpu",
-    precision: str = "fp32",
-    cache_dir: str | Path | None = None,
-) -> InteractiveModel:
+def build(spec: dict, options: BuildOptions) -> InteractiveModel:
     """Call the factory ``spec["factory"]`` names; check that it returned a model."""
     make = load_factory(spec["factory"], spec.get("path"))
-    model = make(spec, device=device, precision=precision, cache_dir=cache_dir)
+    model = make(
+        spec, device=options.device, precision=options.precision, cache_dir=options.cache_dir
+    )
     if not isinstance(model, InteractiveModel):
         raise PluginError(
             f"factory {spec['factory']!r} returned a {type(model).__name__}, not an "

@@ -1,7 +1,8 @@
 """Model registry: one entry per model type, as segment-anything's ``sam_model_registry``.
 
-Each builder is ``builder(spec, device=..., precision=..., cache_dir=...) -> InteractiveModel``
-where ``spec`` is the model's validated config block. Builders are imported lazily so that
+Each builder is ``builder(spec, options) -> InteractiveModel`` where ``spec`` is the model's
+validated config block and ``options`` a :class:`~clickbench.models.base.BuildOptions`
+(device, precision, cache folder); :func:`build` is the one entry point. Builders are imported lazily so that
 light rules never import torch.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from clickbench.models.base import InteractiveModel
+from clickbench.models.base import BuildOptions, InteractiveModel
 
 BUILDERS: dict[str, str] = {
     "grabcut": "clickbench.models.baselines:build_grabcut",
@@ -128,4 +129,5 @@ def build(
     from clickbench.config import validate_model  # config imports this module's tables
 
     spec = validate_model(spec)
-    return _load(target)(spec, device=device, precision=precision, cache_dir=cache_dir)
+    options = BuildOptions(device=device, precision=precision, cache_dir=cache_dir)
+    return _load(target)(spec, options)

@@ -48,7 +48,7 @@ from clickbench import checkpoints
 from clickbench.clicks import Click
 from clickbench.config import model_defaults
 from clickbench.errors import BadInputError
-from clickbench.models.base import InteractiveModel, Prediction
+from clickbench.models.base import BuildOptions, InteractiveModel, Prediction
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ def read_checkpoint(path: str | Path, sha256: str | None = None) -> tuple[dict, 
     Read with ``weights_only=True``; a file that needs full unpickling is refused unless
     ``sha256`` (configured, and matched) vouches for it (:func:`clickbench.checkpoints.read_torch`).
     """
-    state, digest = checkpoints.read_torch(path, sha256, what="RITM checkpoint")
+    state, digest = checkpoints.read_torch(path, sha256, what="a RITM checkpoint")
     if isinstance(state, list):  # multi-stage checkpoints (NoBRS only): not used by the study
         raise BadInputError(path, "multi-stage RITM checkpoints are not supported")
     if not isinstance(state, dict) or not {"config", "state_dict"} <= set(state):
@@ -142,11 +142,10 @@ def load_ritm(
         net = load_model(config)
     except Exception as err:  # noqa: BLE001
         raise BadInputError(path, f"RITM config cannot be instantiated: {err}") from None
-    checkpoints.load_weights(path, net, state["state_dict"], what=f"RITM {config['class']}")
+    what = f"RITM {config['class']}"
+    net = checkpoints.load_weights(path, net, state["state_dict"], what=what, device=device)
     for param in net.parameters():
         param.requires_grad = False
-    net.to(device)
-    net.eval()
     return net, digest
 
 
@@ -253,18 +252,13 @@ class RitmModel(InteractiveModel):
         return pred
 
 
-def build(
-    spec: dict,
-    *,
-    device: str = "cpu",
-    precision: str = "fp32",
-    cache_dir: str | Path | None = None,
-) -> RitmModel:
+def build(spec: dict, options: BuildOptions) -> RitmModel:
     """Build RITM from a model's validated config block (``checkpoint``, ``brs_mode``, ...;
     :func:`clickbench.models.registry.build` validates and fills in the schema's defaults).
 
-    ``precision`` and ``cache_dir`` concern SAM only; RITM runs in float32 as published.
+    Of ``options`` only the device applies: RITM runs in float32 as published, uncached.
     """
+    device = options.device
     ckpt = spec["checkpoint"]
     net, digest = load_ritm(ckpt["path"], device, sha256=ckpt.get("sha256"))
     predictor = make_predictor(

@@ -11,7 +11,10 @@ reordering the four outputs is therefore exactly what two ``predict`` calls retu
 tests compare them bit for bit).
 
 The image embedding is computed once per image and cached on disk
-(:mod:`clickbench.embedding_cache`), keyed by image content and checkpoint hash.
+(:mod:`clickbench.embedding_cache`), keyed by image content and checkpoint hash; the cache,
+``set_image`` and ``predict`` plumbing is :class:`~clickbench.models.sam_family.SamFamilyModel`'s.
+:class:`SamModel` is that class in SAM v1's frame (the longest side resized to 1024 and
+padded), which HQ-SAM and EfficientViT-SAM share.
 
 Adding a SAM-compatible model is one entry in :data:`VARIANTS`: a function that builds the
 (untrained) :class:`segment_anything.modeling.Sam` whose ``state_dict`` the checkpoint holds.
@@ -19,7 +22,6 @@ Adding a SAM-compatible model is one entry in :data:`VARIANTS`: a function that 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -30,13 +32,18 @@ from segment_anything.modeling import Sam
 
 from clickbench import checkpoints
 from clickbench.clicks import Click
-from clickbench.embedding_cache import Embedding, EmbeddingCache, cache_key, image_hash
+from clickbench.embedding_cache import Embedding
 from clickbench.errors import BadInputError
 from clickbench.models import accelerate as acceleration
-from clickbench.models.base import InteractiveModel, Prediction
+from clickbench.models.sam_family import (
+    MULTI,
+    SINGLE,
+    TOKEN_ORDER,
+    SamFamilyModel,
+    clicks_to_points,
+    variant_entry,
+)
 from clickbench.models.tiny import build_sam_tiny
-
-log = logging.getLogger(__name__)
 
 #: variant name -> builder of the untrained architecture (weights come from the checkpoint)
 VARIANTS: dict[str, Callable[[], Sam]] = {
@@ -45,24 +52,6 @@ VARIANTS: dict[str, Callable[[], Sam]] = {
     "vit_h": sam_model_registry["vit_h"],
     "tiny": build_sam_tiny,
 }
-
-#: candidate order in every SAM Prediction: decoder tokens 1, 2, 3 (multimask), then 0 (single)
-TOKEN_ORDER = (1, 2, 3, 0)
-MULTI = (0, 1, 2)
-SINGLE = 3
-
-PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
-
-
-def clicks_to_points(clicks: Sequence[Click]) -> tuple[np.ndarray, np.ndarray]:
-    """Clicks (row, col, positive) -> SAM's ``point_coords`` (N, 2) as (x, y) and labels (N,).
-
-    The one place where clickbench's (row, col) becomes SAM's (x, y) = (col, row); label 1
-    marks a positive click, 0 a negative one.
-    """
-    coords = np.array([[c.col, c.row] for c in clicks], dtype=np.float64).reshape(-1, 2)
-    labels = np.array([1 if c.positive else 0 for c in clicks], dtype=np.int64)
-    return coords, labels
 
 
 def box_to_xyxy(box) -> np.ndarray:
@@ -83,146 +72,79 @@ def load_sam(
     ``build_sam`` does, but a mismatch fails with a :class:`BadInputError` naming the file
     and the missing and unexpected keys (:func:`clickbench.checkpoints.load_weights`).
     """
-    try:
-        builder = VARIANTS[variant]
-    except KeyError:
-        raise ValueError(
-            f"unknown SAM variant {variant!r}; known: {', '.join(sorted(VARIANTS))}"
-        ) from None
-    state, digest = checkpoints.read_torch(path, sha256, what="SAM checkpoint")
+    builder = variant_entry(VARIANTS, variant, "SAM")
+    state, digest = checkpoints.read_torch(path, sha256, what="a SAM checkpoint")
     if isinstance(state, dict) and set(state) == {"model"}:
         raise BadInputError(
             path,
             'a {"model": state_dict} file (the SAM 2 format), not a SAM v1 state dict',
         )
-    sam = builder()
-    checkpoints.load_weights(path, sam, state, what=f"SAM variant {variant!r}")
-    sam.to(device)
-    sam.eval()
-    return sam, digest
+    what = f"SAM variant {variant!r}"
+    return checkpoints.load_weights(path, builder(), state, what=what, device=device), digest
 
 
-class SamModel(InteractiveModel):
-    """SAM as an :class:`InteractiveModel` (see the module docstring for the candidates)."""
+class SamModel(SamFamilyModel):
+    """SAM as an :class:`InteractiveModel` (see the module docstring for the candidates).
+
+    Subclasses in SAM v1's frame (HQ-SAM, EfficientViT-SAM) give their own predictor
+    (:meth:`_predictor`), encoding and, where it differs, decoder call (:meth:`_decoder`).
+    """
 
     name = "sam"
     supports_box = True
 
-    def __init__(
-        self,
-        sam: Sam,
-        *,
-        variant: str,
-        checkpoint_sha256: str,
-        device: str = "cpu",
-        precision: str = "fp32",
-        cache_dir: str | Path | None = None,
-        mask_input: bool = False,
-        accelerate: str = "none",
-    ):
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
-        # the encoder as configured (clickbench.models.accelerate; "none" leaves it as built)
-        self.accelerate = accelerate
-        self.predictor = SamPredictor(acceleration.apply(sam, accelerate))
-        self.variant = variant
-        self.checkpoint_sha256 = checkpoint_sha256
-        self.device = device
-        self.precision = precision
-        self.mask_input = mask_input
-        self.cache = EmbeddingCache(cache_dir) if cache_dir is not None else None
-        #: encodings this object ran itself (cache hits excluded)
-        self.encodings = 0
-        self.last_hit: bool | None = None
+    def __init__(self, sam: Sam, **kwargs):
+        """``sam`` loaded; ``kwargs`` as :class:`SamFamilyModel`'s (variant,
+        checkpoint_sha256, device, precision, cache_dir, mask_input, accelerate)."""
+        super().__init__(**kwargs)
+        self.predictor = self._predictor(sam)
+
+    @classmethod
+    def load(cls, spec: dict, device: str) -> tuple[Sam, str]:
+        ckpt = spec["checkpoint"]
+        return load_sam(spec["variant"], ckpt["path"], device, sha256=ckpt.get("sha256"))
+
+    @classmethod
+    def settings(cls, spec: dict) -> dict:
+        return {"accelerate": spec["accelerate"]}
+
+    def _predictor(self, sam: Sam):
+        """segment-anything's predictor on the encoder as configured
+        (clickbench.models.accelerate; "none" leaves it as built)."""
+        return SamPredictor(acceleration.apply(sam, self.accelerate))
 
     @property
     def sam(self) -> Sam:
         return self.predictor.model
 
     # ------------------------------------------------------------------ encoding
-    def _device_type(self) -> str:
-        return torch.device(self.device).type
+    def _input(self, image: np.ndarray) -> torch.Tensor:
+        """(3, h, w) uint8 on the device: ``image`` resized so its long side is 1024."""
+        resized = self.predictor.transform.apply_image(image)
+        return torch.as_tensor(resized, device=self.device).permute(2, 0, 1).contiguous()
 
-    def _key(self, image: np.ndarray) -> tuple[str, dict[str, str]]:
-        meta = {
-            "image_sha256": image_hash(image),
-            "checkpoint_sha256": self.checkpoint_sha256,
-            "variant": self.variant,
-            "precision": self.precision,
-            "device": self._device_type(),
-        }
-        if self.accelerate != "none":  # plain entries keep the keys they always had
-            meta["accelerate"] = self.accelerate
-        return cache_key(**meta), meta
-
-    @torch.no_grad()
-    def encode(self, images: Sequence[np.ndarray]) -> list[Embedding]:
-        """Run the image encoder on (H, W, 3) uint8 RGB images, as ``SamPredictor.set_image``.
-
-        Images of the same resized shape are encoded as one batch. With precision ``bf16``
-        the encoder runs under ``torch.autocast(<device>, torch.bfloat16)``; the embedding
-        is returned as float32.
-        """
-        transform = self.predictor.transform
+    def _encode(self, images: Sequence[np.ndarray]) -> list[Embedding]:
+        """As ``SamPredictor.set_image``; images of the same resized shape are encoded as one
+        batch."""
         size = self.sam.image_encoder.img_size
         out: list[Embedding | None] = [None] * len(images)
         groups: dict[tuple[int, int], list[int]] = {}
         inputs = []
         for i, image in enumerate(images):
-            if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-                raise ValueError(
-                    f"expected an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}"
-                )
-            resized = transform.apply_image(image)
-            tensor = torch.as_tensor(resized, device=self.device).permute(2, 0, 1).contiguous()
+            tensor = self._input(image)
             inputs.append(tensor)
             groups.setdefault(tuple(tensor.shape[-2:]), []).append(i)
-        dtype = PRECISIONS[self.precision]
         for shape, idx in groups.items():
             assert max(shape) == size, shape
-            batch = torch.stack([inputs[i] for i in idx])
-            batch = self.sam.preprocess(batch)
-            if dtype is None:
-                features = self.sam.image_encoder(batch)
-            else:
-                with torch.autocast(device_type=self._device_type(), dtype=dtype):
-                    features = self.sam.image_encoder(batch)
-            features = features.float().cpu().numpy()
+            batch = self.sam.preprocess(torch.stack([inputs[i] for i in idx]))
+            features = self.run_encoder(self.sam.image_encoder, batch).float().cpu().numpy()
             for j, i in enumerate(idx):
                 out[i] = Embedding(
                     features=features[j : j + 1],
                     original_size=tuple(int(s) for s in images[i].shape[:2]),
                     input_size=tuple(int(s) for s in shape),
                 )
-        self.encodings += len(images)
         return out  # type: ignore[return-value]
-
-    def embed(self, image: np.ndarray) -> Embedding:
-        """The image's embedding, from the cache when present (else encoded and stored)."""
-        if self.cache is None:
-            self.last_hit = False
-            return self.encode([image])[0]
-        key, meta = self._key(image)
-        emb, hit = self.cache.get_or_compute(key, lambda: self.encode([image])[0], meta)
-        self.last_hit = hit
-        return emb
-
-    def prepare(self, images: Sequence[np.ndarray], batch_size: int | None = None) -> None:
-        """Encode every image not yet cached, ``batch_size`` at a time (GPU batching).
-
-        Needs a ``cache_dir``; later :meth:`set_image` calls on these images are cache hits.
-        ``batch_size`` defaults to 4 on CUDA and 1 elsewhere (a CPU gains nothing from it).
-        """
-        if self.cache is None:
-            raise RuntimeError("SamModel.prepare needs a cache_dir")
-        if batch_size is None:
-            batch_size = 4 if self._device_type() == "cuda" else 1
-        for start in range(0, len(images), batch_size):
-            chunk = list(images[start : start + batch_size])
-            keys, metas = zip(*(self._key(im) for im in chunk), strict=True)
-            self.cache.get_or_compute_many(
-                list(keys), lambda idx, chunk=chunk: self.encode([chunk[i] for i in idx]), metas
-            )
 
     def set_embedding(self, emb: Embedding) -> None:
         """Put an embedding into the predictor, as ``SamPredictor.set_image`` leaves it."""
@@ -233,36 +155,14 @@ class SamModel(InteractiveModel):
         p.input_size = tuple(emb.input_size)
         p.is_image_set = True
 
-    # ------------------------------------------------------------------ the interface
-    def set_image(self, image: np.ndarray) -> None:
-        image = np.asarray(image)
-        self.set_embedding(self.embed(image))
+    # ------------------------------------------------------------------ decoding
+    def _image_is_set(self) -> bool:
+        return self.predictor.is_image_set
 
-    def reset(self) -> None:
-        """Nothing to reset: SAM's only state between clicks is ``mask_input`` (see predict)."""
-
-    @torch.no_grad()
-    def predict(
-        self,
-        clicks: Sequence[Click],
-        previous: Prediction | None = None,
-        previous_choice: int | None = None,
-        box=None,
-    ) -> Prediction:
-        """Four candidates for the clicks so far (oldest first), and the ``box`` prompt when
-        given (a :class:`clickbench.prompts.Box`, passed as :func:`box_to_xyxy`; the clicks
-        may then be empty), as ``SamPredictor.predict(point_coords, point_labels, box)``.
-
-        Returns masks (4, H, W) bool, scores (4,) float32 (SAM's predicted IoU), logits
-        (4, 256, 256) float32, ``multi=(0, 1, 2)``, ``single=3``. When the model was built
-        with ``mask_input`` and ``previous`` is given, the low-res logits of the candidate
-        the protocol kept (``previous_choice``) are fed back as ``mask_input`` (1, 256, 256).
-        """
+    def _decode(self, clicks: Sequence[Click], box, mask_logits: np.ndarray | None):
+        """As ``SamPredictor.predict(point_coords, point_labels, box, mask_input)``, the box
+        passed as :func:`box_to_xyxy`."""
         p = self.predictor
-        if not p.is_image_set:
-            raise RuntimeError("set_image must be called before predict")
-        if not clicks and box is None:
-            raise ValueError("SAM needs at least one click or a box")
         points = None
         if clicks:
             coords, labels = clicks_to_points(clicks)
@@ -275,64 +175,28 @@ class SamModel(InteractiveModel):
             xyxy = p.transform.apply_boxes(box_to_xyxy(box), p.original_size)
             boxes = torch.as_tensor(xyxy, dtype=torch.float, device=self.device)
         mask_t = None
-        if self.mask_input and previous is not None:
-            if previous.logits is None or previous_choice is None:
-                raise ValueError("mask_input needs the previous prediction's logits and choice")
-            prev = np.asarray(previous.logits[previous_choice], dtype=np.float32)[None]
-            mask_t = torch.as_tensor(prev, dtype=torch.float, device=self.device)[None]
+        if mask_logits is not None:
+            mask_t = torch.as_tensor(mask_logits, dtype=torch.float, device=self.device)[None]
         sparse, dense = self.sam.prompt_encoder(points=points, boxes=boxes, masks=mask_t)
+        low_res, iou = self._decoder(sparse, dense)
+        masks = self.sam.postprocess_masks(low_res, p.input_size, p.original_size)
+        return masks > self.sam.mask_threshold, iou, low_res
+
+    def _decoder(self, sparse: torch.Tensor, dense: torch.Tensor):
+        """The mask decoder on the prompt embeddings: low-res logits (1, 4, 256, 256) and
+        IoUs (1, 4) in candidate order (tokens 1, 2, 3, 0)."""
         low_res, iou = self.sam.mask_decoder.predict_masks(
-            image_embeddings=p.features,
+            image_embeddings=self.predictor.features,
             image_pe=self.sam.prompt_encoder.get_dense_pe(),
             sparse_prompt_embeddings=sparse,
             dense_prompt_embeddings=dense,
         )
         order = list(TOKEN_ORDER)
-        low_res, iou = low_res[:, order], iou[:, order]
-        masks = self.sam.postprocess_masks(low_res, p.input_size, p.original_size)
-        masks = masks > self.sam.mask_threshold
-        return Prediction(
-            masks=masks[0].cpu().numpy(),
-            scores=iou[0].float().cpu().numpy().astype(np.float32),
-            logits=low_res[0].float().cpu().numpy().astype(np.float32),
-            multi=MULTI,
-            single=SINGLE,
-        )
+        return low_res[:, order], iou[:, order]
 
 
-def build(
-    spec: dict,
-    *,
-    device: str = "cpu",
-    precision: str = "fp32",
-    cache_dir: str | Path | None = None,
-) -> SamModel:
-    """Build SAM from a model's validated config block (``variant``, ``checkpoint``,
-    ``mask_input``; :func:`clickbench.models.registry.build` validates it).
-
-    The checkpoint is verified against ``checkpoint.sha256`` (when given) before loading.
-    """
-    ckpt = spec["checkpoint"]
-    variant = spec["variant"]
-    sam, digest = load_sam(variant, ckpt["path"], device, sha256=ckpt.get("sha256"))
-    log.info(
-        "SAM %s loaded from %s (SHA-256 %s), %s %s",
-        variant,
-        ckpt["path"],
-        digest,
-        device,
-        precision,
-    )
-    return SamModel(
-        sam,
-        variant=variant,
-        checkpoint_sha256=digest,
-        device=device,
-        precision=precision,
-        cache_dir=cache_dir,
-        mask_input=bool(spec["mask_input"]),
-        accelerate=spec["accelerate"],
-    )
+#: the registry's builder (:meth:`SamFamilyModel.build`)
+build = SamModel.build
 
 
 __all__ = [

@@ -28,7 +28,12 @@ Differences from SAM v1 that this module handles:
   device (config ``device``), so a CPU run never touches CUDA.
 - The architecture comes from a Hydra config inside the package (``configs/sam2.1/...``,
   :data:`VARIANTS`); the weights from the checkpoint, ``{"model": state_dict}``, read with
-  ``weights_only=True`` and loaded with every key checked (:mod:`.state_dicts`).
+  ``weights_only=True`` and loaded with every key checked (:mod:`clickbench.checkpoints`).
+
+The embedding cache, ``set_image`` and ``predict`` plumbing is
+:class:`~clickbench.models.sam_family.SamFamilyModel`'s; this module gives SAM 2's predictor,
+encoding and decoder call. SAM 2 takes no box prompt here (``supports_box`` false) and, as
+before the shared class, has no batched :meth:`prepare`: it encodes in ``set_image``.
 
 The image features (a 64 x 64 embedding and two high-resolution maps, 128 x 128 and
 256 x 256) are cached on disk as one ``(1, C, 64, 64)`` array: the high-resolution maps are
@@ -37,7 +42,6 @@ folded into 64 x 64 by ``pixel_unshuffle`` (exact and reversible, :func:`pack_fe
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -47,13 +51,15 @@ import torch.nn.functional as F
 
 from clickbench import checkpoints
 from clickbench.clicks import Click
-from clickbench.embedding_cache import Embedding, EmbeddingCache, cache_key, image_hash
+from clickbench.embedding_cache import Embedding
 from clickbench.errors import BadInputError
-from clickbench.models.base import InteractiveModel, Prediction
-from clickbench.models.sam import MULTI, PRECISIONS, SINGLE, TOKEN_ORDER, clicks_to_points
-from clickbench.models.state_dicts import load_exact, read_checkpoint
-
-log = logging.getLogger(__name__)
+from clickbench.models.sam_family import (
+    TOKEN_ORDER,
+    SamFamilyModel,
+    clicks_to_points,
+    variant_entry,
+)
+from clickbench.models.tiny import save_checkpoint, seeded
 
 #: Hydra overrides of ``sam2.1_hiera_t`` that make the tiny test model: a 5-block Hiera of
 #: width 8 and every 256-wide part (neck, decoder, memory) at width 64 (1.2 M parameters).
@@ -92,12 +98,7 @@ def build_architecture(
 ) -> torch.nn.Module:
     """The untrained ``SAM2Base`` of ``variant``, built by ``sam2.build_sam.build_sam2``
     (no checkpoint; ``apply_postprocessing=multimask_fallback``), in eval mode."""
-    try:
-        config_name, overrides = VARIANTS[variant]
-    except KeyError:
-        raise ValueError(
-            f"unknown SAM 2 variant {variant!r}; known: {', '.join(sorted(VARIANTS))}"
-        ) from None
+    config_name, overrides = variant_entry(VARIANTS, variant, "SAM 2")
     from sam2.build_sam import build_sam2
 
     return build_sam2(
@@ -110,22 +111,25 @@ def build_architecture(
 
 
 def load_sam2(
-    variant: str, path: str | Path, device: str = "cpu", *, multimask_fallback: bool = True
-) -> torch.nn.Module:
-    """Build ``variant`` and load a ``{"model": state_dict}`` checkpoint into it, every key
-    checked (a missing, unexpected or misshapen tensor fails naming it)."""
-    what = f"SAM 2 variant {variant!r}"
-    ckpt = read_checkpoint(path, "a SAM 2 checkpoint")
+    variant: str,
+    path: str | Path,
+    device: str = "cpu",
+    *,
+    multimask_fallback: bool = True,
+    sha256: str | None = None,
+) -> tuple[torch.nn.Module, str]:
+    """Verify ``path``, build ``variant`` and load a ``{"model": state_dict}`` checkpoint into
+    it, every key checked (a missing, unexpected or misshapen tensor fails naming it); return
+    the model and the file's SHA-256."""
+    ckpt, digest = checkpoints.read_torch(path, sha256, what="a SAM 2 checkpoint")
     if not isinstance(ckpt, dict) or "model" not in ckpt:
         found = sorted(ckpt)[:5] if isinstance(ckpt, dict) else type(ckpt).__name__
         raise BadInputError(
             path, f"not a SAM 2 checkpoint: expected {{'model': state_dict}}, found {found}"
         )
     model = build_architecture(variant, multimask_fallback=multimask_fallback)
-    load_exact(model, ckpt["model"], path, what)
-    model.to(device)
-    model.eval()
-    return model
+    what = f"SAM 2 variant {variant!r}"
+    return checkpoints.load_weights(path, model, ckpt["model"], what=what, device=device), digest
 
 
 def high_res_channels(model) -> tuple[int, int]:
@@ -154,75 +158,48 @@ def unpack_features(packed: np.ndarray, channels: tuple[int, int], device: str) 
     }
 
 
-class Sam2Model(InteractiveModel):
+class Sam2Model(SamFamilyModel):
     """SAM 2 / 2.1 as an :class:`InteractiveModel` (candidates: see the module docstring)."""
 
     name = "sam2"
+    label = "SAM 2"
+    cache_prefix = "sam2:"
+    #: no batched encoding (see the module docstring): the runner calls ``prepare`` only
+    #: on models that have one
+    prepare = None
 
-    def __init__(
-        self,
-        model,
-        *,
-        variant: str,
-        checkpoint_sha256: str,
-        device: str = "cpu",
-        precision: str = "fp32",
-        cache_dir: str | Path | None = None,
-        mask_input: bool = False,
-        multimask_fallback: bool = True,
-    ):
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    def __init__(self, model, *, multimask_fallback: bool = True, **kwargs):
+        super().__init__(**kwargs)
         from sam2.sam2_image_predictor import SAM2ImagePredictor
 
         self.predictor = SAM2ImagePredictor(model)
-        self.variant = variant
-        self.checkpoint_sha256 = checkpoint_sha256
-        self.device = device
-        self.precision = precision
-        self.mask_input = mask_input
         self.multimask_fallback = multimask_fallback
-        self.cache = EmbeddingCache(cache_dir) if cache_dir is not None else None
-        #: encodings this object ran itself (cache hits excluded)
-        self.encodings = 0
-        self.last_hit: bool | None = None
         self._channels = high_res_channels(model)
+
+    @classmethod
+    def load(cls, spec: dict, device: str):
+        ckpt = spec["checkpoint"]
+        fallback = bool(spec["multimask_fallback"])
+        path, sha256 = ckpt["path"], ckpt.get("sha256")
+        return load_sam2(spec["variant"], path, device, multimask_fallback=fallback, sha256=sha256)
+
+    @classmethod
+    def settings(cls, spec: dict) -> dict:
+        return {"multimask_fallback": bool(spec["multimask_fallback"])}
 
     @property
     def model(self):
         return self.predictor.model
 
     # ------------------------------------------------------------------ encoding
-    def _key(self, image: np.ndarray) -> tuple[str, dict[str, str]]:
-        meta = {
-            "image_sha256": image_hash(image),
-            "checkpoint_sha256": self.checkpoint_sha256,
-            "variant": f"sam2:{self.variant}",
-            "precision": self.precision,
-            "device": torch.device(self.device).type,
-        }
-        return cache_key(*meta.values()), meta
-
-    @torch.no_grad()
-    def encode(self, images: Sequence[np.ndarray]) -> list[Embedding]:
-        """Encode (H, W, 3) uint8 RGB images as ``SAM2ImagePredictor.set_image`` does
-        (one batch; ``bf16`` under ``torch.autocast``); returns packed embeddings."""
-        p = self.predictor
-        for image in images:
-            if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-                raise ValueError(
-                    f"expected an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}"
-                )
+    def _encode(self, images: Sequence[np.ndarray]) -> list[Embedding]:
+        """As ``SAM2ImagePredictor.set_image`` (one batch); returns packed embeddings."""
+        p, m = self.predictor, self.model
         batch = torch.stack([p._transforms(image) for image in images]).to(self.device)
-        dtype = PRECISIONS[self.precision]
-        if dtype is None:
-            backbone_out = self.model.forward_image(batch)
-        else:
-            with torch.autocast(device_type=torch.device(self.device).type, dtype=dtype):
-                backbone_out = self.model.forward_image(batch)
-        _, vision_feats, _, _ = self.model._prepare_backbone_features(backbone_out)
-        if self.model.directly_add_no_mem_embed:
-            vision_feats[-1] = vision_feats[-1] + self.model.no_mem_embed
+        backbone_out = self.run_encoder(m.forward_image, batch)
+        _, vision_feats, _, _ = m._prepare_backbone_features(backbone_out)
+        if m.directly_add_no_mem_embed:
+            vision_feats[-1] = vision_feats[-1] + m.no_mem_embed
         n = len(images)
         feats = [
             feat.float().permute(1, 2, 0).reshape(n, -1, *size)
@@ -238,21 +215,10 @@ class Sam2Model(InteractiveModel):
                 Embedding(
                     features=pack_features(one),
                     original_size=tuple(int(s) for s in image.shape[:2]),
-                    input_size=(self.model.image_size, self.model.image_size),
+                    input_size=(m.image_size, m.image_size),
                 )
             )
-        self.encodings += n
         return out
-
-    def embed(self, image: np.ndarray) -> Embedding:
-        """The image's embedding, from the cache when present (else encoded and stored)."""
-        if self.cache is None:
-            self.last_hit = False
-            return self.encode([image])[0]
-        key, meta = self._key(image)
-        emb, hit = self.cache.get_or_compute(key, lambda: self.encode([image])[0], meta)
-        self.last_hit = hit
-        return emb
 
     def set_embedding(self, emb: Embedding) -> None:
         """Put an embedding into the predictor, as ``SAM2ImagePredictor.set_image`` leaves it."""
@@ -262,36 +228,19 @@ class Sam2Model(InteractiveModel):
         p._orig_hw = [tuple(emb.original_size)]
         p._is_image_set = True
 
-    # ------------------------------------------------------------------ the interface
-    def set_image(self, image: np.ndarray) -> None:
-        self.set_embedding(self.embed(np.asarray(image)))
+    # ------------------------------------------------------------------ decoding
+    def _image_is_set(self) -> bool:
+        return self.predictor._is_image_set
 
-    @torch.no_grad()
-    def predict(
-        self,
-        clicks: Sequence[Click],
-        previous: Prediction | None = None,
-        previous_choice: int | None = None,
-    ) -> Prediction:
-        """Four candidates for the clicks so far: masks (4, H, W) bool, scores (4,) float32
-        (predicted IoU), logits (4, 256, 256) float32 clamped to [-32, 32],
-        ``multi=(0, 1, 2)``, ``single=3``. With ``mask_input`` the kept candidate's logits
-        of the previous step are fed back, as ``predict(mask_input=...)``."""
-        p = self.predictor
-        if not p._is_image_set:
-            raise RuntimeError("set_image must be called before predict")
-        if not clicks:
-            raise ValueError("SAM 2 needs at least one click")
+    def _decode(self, clicks: Sequence[Click], box, mask_logits: np.ndarray | None):
+        """As ``SAM2ImagePredictor.predict`` with ``normalize_coords=True``; candidate 3 with
+        the dynamic multimask fallback when on; logits clamped to [-32, 32] after the masks
+        are thresholded."""
+        p, m = self.predictor, self.model
         coords, labels = clicks_to_points(clicks)
-        mask_logits = None
-        if self.mask_input and previous is not None:
-            if previous.logits is None or previous_choice is None:
-                raise ValueError("mask_input needs the previous prediction's logits and choice")
-            mask_logits = np.asarray(previous.logits[previous_choice], dtype=np.float32)[None]
         mask_t, coords_t, labels_t, _ = p._prep_prompts(
             coords, labels, None, mask_logits, normalize_coords=True
         )
-        m = self.model
         sparse, dense = m.sam_prompt_encoder(points=(coords_t, labels_t), boxes=None, masks=mask_t)
         dec = m.sam_mask_decoder
         low_res, iou, _, _ = dec.predict_masks(
@@ -310,60 +259,18 @@ class Sam2Model(InteractiveModel):
         low_res = torch.cat([low_res[:, multi], single], dim=1)
         iou = torch.cat([iou[:, multi], single_iou], dim=1)
         masks = p._transforms.postprocess_masks(low_res, p._orig_hw[-1]) > p.mask_threshold
-        return Prediction(
-            masks=masks[0].cpu().numpy(),
-            scores=iou[0].float().cpu().numpy().astype(np.float32),
-            logits=torch.clamp(low_res, -32.0, 32.0)[0].float().cpu().numpy(),
-            multi=MULTI,
-            single=SINGLE,
-        )
+        return masks, iou, torch.clamp(low_res, -32.0, 32.0)
 
 
-def build(
-    spec: dict,
-    *,
-    device: str = "cpu",
-    precision: str = "fp32",
-    cache_dir: str | Path | None = None,
-) -> Sam2Model:
-    """Build SAM 2 from a model's config block (``variant``, ``checkpoint``, ``mask_input``,
-    ``multimask_fallback``); the checkpoint is verified against its SHA-256 first."""
-    ckpt = spec["checkpoint"]
-    variant = spec["variant"]
-    fallback = bool(spec["multimask_fallback"])
-    digest = checkpoints.verify(ckpt["path"], ckpt.get("sha256"))
-    model = load_sam2(variant, ckpt["path"], device, multimask_fallback=fallback)
-    log.info(
-        "SAM 2 %s loaded from %s (SHA-256 %s), %s %s",
-        variant,
-        ckpt["path"],
-        digest,
-        device,
-        precision,
-    )
-    return Sam2Model(
-        model,
-        variant=variant,
-        checkpoint_sha256=digest,
-        device=device,
-        precision=precision,
-        cache_dir=cache_dir,
-        mask_input=bool(spec["mask_input"]),
-        multimask_fallback=fallback,
-    )
+#: the registry's builder (:meth:`~clickbench.models.sam_family.SamFamilyModel.build`)
+build = Sam2Model.build
 
 
 def make_tiny_checkpoint(path: str | Path, seed: int = 0) -> Path:
     """Save the ``tiny`` variant with weights drawn from ``seed`` as ``{"model": state_dict}``
     (the official checkpoints' format), atomically; the same seed gives the same bytes."""
-    from clickbench.atomic import write_atomic
-
-    path = Path(path)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = build_architecture("tiny")
-    write_atomic(path, lambda fh: torch.save({"model": model.state_dict()}, fh))
-    return path
+    model = seeded(lambda: build_architecture("tiny"), seed)
+    return save_checkpoint(path, {"model": model.state_dict()})
 
 
 __all__ = [

@@ -5,7 +5,8 @@ from the libraries' own classes at a fraction of the size and save them exactly 
 real checkpoints are stored:
 
 - SAM: a plain ``state_dict`` of :class:`segment_anything.modeling.Sam`, loadable by the
-  ``tiny`` entry of :data:`clickbench.models.sam.VARIANTS` (image size 1024, patch 16,
+  ``tiny`` entry of :data:`clickbench.models.sam.VARIANTS` (HQ-SAM's tiny variant is the same
+  architecture with HQ-SAM's decoder, :func:`build_sam_tiny`) (image size 1024, patch 16,
   64x64 embedding and 256x256 low-res masks as in the real models; a 2-block ViT of width
   64 and a decoder of width 64).
 - RITM: ``{"state_dict": model.state_dict(), "config": model._config}`` of
@@ -21,10 +22,14 @@ Weights are drawn from a seeded generator, so a seed always gives the same bytes
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from clickbench.atomic import write_atomic
+
+T = TypeVar("T")
 
 #: the tiny SAM's architecture (ImageEncoderViT / PromptEncoder / MaskDecoder arguments)
 TINY_SAM = {
@@ -52,62 +57,56 @@ TINY_RITM = {
 
 
 def build_sam_tiny(
-    encoder_embed_dim: int = TINY_SAM["encoder_embed_dim"],
-    encoder_depth: int = TINY_SAM["encoder_depth"],
-    encoder_num_heads: int = TINY_SAM["encoder_num_heads"],
-    encoder_global_attn_indexes=TINY_SAM["encoder_global_attn_indexes"],
-    prompt_embed_dim: int = TINY_SAM["prompt_embed_dim"],
-    decoder_mlp_dim: int = TINY_SAM["decoder_mlp_dim"],
-    decoder_num_heads: int = TINY_SAM["decoder_num_heads"],
+    package: str = "segment_anything", decoder: str = "MaskDecoder", **decoder_options
 ):
-    """A small :class:`Sam`, built as ``segment_anything.build_sam._build_sam`` builds vit_*.
+    """A small ``Sam`` of ``package``, built as its ``build_sam._build_sam`` builds vit_*.
 
     Same image size (1024), patch size (16), window size, relative positions and mask
-    decoder structure; only widths and depths are smaller. Returned in eval mode.
+    decoder structure; only widths and depths are smaller (:data:`TINY_SAM`). ``package``
+    and ``decoder`` name the modeling classes: segment-anything's by default, HQ-SAM's
+    with ``("segment_anything_hq", "MaskDecoderHQ", vit_dim=...)``. Returned in eval mode.
     """
-    import torch
-    from segment_anything.modeling import (
-        ImageEncoderViT,
-        MaskDecoder,
-        PromptEncoder,
-        Sam,
-        TwoWayTransformer,
-    )
+    import importlib
 
+    import torch
+
+    modeling = importlib.import_module(f"{package}.modeling")
+    t = TINY_SAM
     image_size, patch = 1024, 16
     grid = image_size // patch
-    sam = Sam(
-        image_encoder=ImageEncoderViT(
-            depth=encoder_depth,
-            embed_dim=encoder_embed_dim,
+    sam = modeling.Sam(
+        image_encoder=modeling.ImageEncoderViT(
+            depth=t["encoder_depth"],
+            embed_dim=t["encoder_embed_dim"],
             img_size=image_size,
             mlp_ratio=4,
             norm_layer=partial(torch.nn.LayerNorm, eps=1e-6),
-            num_heads=encoder_num_heads,
+            num_heads=t["encoder_num_heads"],
             patch_size=patch,
             qkv_bias=True,
             use_rel_pos=True,
-            global_attn_indexes=list(encoder_global_attn_indexes),
+            global_attn_indexes=list(t["encoder_global_attn_indexes"]),
             window_size=14,
-            out_chans=prompt_embed_dim,
+            out_chans=t["prompt_embed_dim"],
         ),
-        prompt_encoder=PromptEncoder(
-            embed_dim=prompt_embed_dim,
+        prompt_encoder=modeling.PromptEncoder(
+            embed_dim=t["prompt_embed_dim"],
             image_embedding_size=(grid, grid),
             input_image_size=(image_size, image_size),
             mask_in_chans=16,
         ),
-        mask_decoder=MaskDecoder(
+        mask_decoder=getattr(modeling, decoder)(
             num_multimask_outputs=3,
-            transformer=TwoWayTransformer(
+            transformer=modeling.TwoWayTransformer(
                 depth=2,
-                embedding_dim=prompt_embed_dim,
-                mlp_dim=decoder_mlp_dim,
-                num_heads=decoder_num_heads,
+                embedding_dim=t["prompt_embed_dim"],
+                mlp_dim=t["decoder_mlp_dim"],
+                num_heads=t["decoder_num_heads"],
             ),
-            transformer_dim=prompt_embed_dim,
+            transformer_dim=t["prompt_embed_dim"],
             iou_head_depth=3,
-            iou_head_hidden_dim=prompt_embed_dim,
+            iou_head_hidden_dim=t["prompt_embed_dim"],
+            **decoder_options,
         ),
         pixel_mean=[123.675, 116.28, 103.53],
         pixel_std=[58.395, 57.12, 57.375],
@@ -191,22 +190,31 @@ def released_config(config: dict) -> dict:
     return {"class": rename(config["class"]), "params": params}
 
 
-def _save_atomic(obj, path: Path) -> None:
+def seeded(build: Callable[[], T], seed: int = 0) -> T:
+    """``build()`` with torch's generator seeded by ``seed`` (its state restored after): the
+    same seed builds the same weights."""
     import torch
 
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build()
+
+
+def save_checkpoint(path: str | Path, obj) -> Path:
+    """``torch.save(obj)`` to ``path`` atomically; returns the path."""
+    import torch
+
+    path = Path(path)
     write_atomic(path, lambda fh: torch.save(obj, fh))
+    return path
 
 
 def make_tiny_model(kind: str, seed: int = 0):
     """Build the tiny ``kind`` (``sam`` or ``ritm``) model with weights drawn from ``seed``."""
-    import torch
-
     builders = {"sam": build_sam_tiny, "ritm": build_ritm_tiny}
     if kind not in builders:
         raise ValueError(f"unknown tiny model kind {kind!r}; known: {', '.join(builders)}")
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return builders[kind]()
+    return seeded(builders[kind], seed)
 
 
 def make_tiny_checkpoint(kind: str, path: str | Path, seed: int = 0) -> Path:
@@ -216,14 +224,12 @@ def make_tiny_checkpoint(kind: str, path: str | Path, seed: int = 0) -> Path:
     released class paths (:func:`released_config`). The file is written atomically; the same
     seed gives the same bytes.
     """
-    path = Path(path)
     model = make_tiny_model(kind, seed)
     if kind == "sam":
         obj = model.state_dict()
     else:
         obj = {"state_dict": model.state_dict(), "config": released_config(model._config)}
-    _save_atomic(obj, path)
-    return path
+    return save_checkpoint(path, obj)
 
 
 __all__ = [
@@ -239,4 +245,6 @@ __all__ = [
     "make_tiny_checkpoint",
     "make_tiny_model",
     "released_config",
+    "save_checkpoint",
+    "seeded",
 ]
