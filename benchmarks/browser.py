@@ -235,7 +235,7 @@ def main() -> None:
     args = parser.parse_args()
     if not (args.grabcut / "data_GT").is_dir():
         raise SystemExit(f"the GrabCut photos are not at {args.grabcut} (see --grabcut)")
-    from clickbench import browser, tables
+    from clickbench import browser, row_io, study
 
     samples = _samples(args.grabcut)
     tmp = None
@@ -257,8 +257,8 @@ def main() -> None:
         cpu = list(pool.map(_build_sample, [(out, c, s) for c, s in jobs], chunksize=8))
         sample_wall = time.perf_counter() - t0
     t0 = time.perf_counter()
-    rows, _ = tables.read_marked_rows(sorted((out / "runs").rglob("*.tsv")), "bench")
-    settings = tables.Settings.from_config(
+    rows, _ = row_io.read_marked_rows(sorted((out / "runs").rglob("*.tsv")), "bench")
+    settings = study.Settings.from_config(
         {},
         {"noc": {"max_clicks": CLICKS}, "first_click": {}, "replay": {}},
         {"sam": {"type": "sam"}},

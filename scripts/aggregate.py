@@ -15,17 +15,17 @@ written header-only.
 
 import logging
 
-from clickbench import protocol_tables, tables
+from clickbench import protocol_tables, row_io, study, tables
 
 logging.basicConfig(
     filename=snakemake.log[0], level=logging.INFO, format="%(levelname)s %(message)s"
 )
 
-settings = tables.Settings.from_config(
+settings = study.Settings.from_config(
     snakemake.params.metrics, snakemake.params.protocols, snakemake.params.models
 )
 dedup_paths = snakemake.input.dedup if "dedup" in dict(snakemake.input.items()) else None
-rows, flags = tables.read_marked_rows(
+rows, flags = row_io.read_marked_rows(
     list(snakemake.input.rows), snakemake.params.dataset, dedup_paths
 )
 logging.info("%d rows from %d per-image files", len(rows), len(snakemake.input.rows))
@@ -39,7 +39,7 @@ logging.info(
     int((images["index_pick"] == 1).sum()),
     int(((images["index_pick"] == 1) & (images["selected"] == 0)).sum()),
 )
-tables.write_tsv(rows, snakemake.output.per_image)
+row_io.write_tsv(rows, snakemake.output.per_image)
 
 declared = dict(snakemake.output.items())
 known = (*tables.TABLES, *protocol_tables.TABLES)
@@ -53,11 +53,11 @@ built = {
 }
 if "timing" in declared:
     timing = protocol_tables.timing_table(snakemake.input.timing)
-    tables.write_tsv(timing, declared["timing"])
+    row_io.write_tsv(timing, declared["timing"])
     logging.info("timing: %d rows -> %s", len(timing), declared["timing"])
 for name in known:
     if name in declared:
-        tables.write_tsv(built[name], declared[name])
+        row_io.write_tsv(built[name], declared[name])
         logging.info("%s: %d rows -> %s", name, len(built[name]), declared[name])
     else:
         logging.warning("table %s computed but not declared as an output; not written", name)

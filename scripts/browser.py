@@ -11,7 +11,7 @@ dedup tables); params dataset, metrics, protocols, models; output index (index.h
 import logging
 from pathlib import Path
 
-from clickbench import browser, tables
+from clickbench import browser, row_io, study
 
 logging.basicConfig(
     filename=snakemake.log[0], level=logging.INFO, format="%(levelname)s %(message)s"
@@ -28,14 +28,14 @@ if snakemake.params.part == "sample":
     browser.write_sample(snakemake.output[0], payload)
     logging.info("%s: %d runs, %d masks", payload["id"], len(payload["runs"]), payload["masks_n"])
 else:
-    settings = tables.Settings.from_config(
+    settings = study.Settings.from_config(
         snakemake.params.metrics, snakemake.params.protocols, snakemake.params.models
     )
-    rows, _ = tables.read_marked_rows(
+    rows, _ = row_io.read_marked_rows(
         list(snakemake.input.rows), snakemake.params.dataset, list(snakemake.input.dedup)
     )
     payload = browser.index_payload(rows, settings, snakemake.params.dataset)
     out_dir = Path(snakemake.output.index).parent
     browser.write_index(out_dir, payload)
-    tables.write_tsv(browser.index_table(payload), snakemake.output.table)
+    row_io.write_tsv(browser.index_table(payload), snakemake.output.table)
     logging.info("%s: %d samples", snakemake.output.index, len(payload["samples"]))

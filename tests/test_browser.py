@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from clickbench import browser, metrics, tables
+from clickbench import browser, metrics, row_io, study
 from clickbench.datasets import slug
 from clickbench.traces import Trace, save_traces, trace_rows, write_rows_tsv
 
@@ -259,13 +259,13 @@ def test_composite_blends_rounds_half_up_and_outlines_by_hand():
 
 
 def test_index_has_every_sample_with_its_curves_noc_and_gap(sample):
-    rows = tables.read_rows([r[3] for r in sample["runs"]], "d")
-    settings = tables.Settings.from_config(
+    rows = row_io.read_rows([r[3] for r in sample["runs"]], "d")
+    settings = study.Settings.from_config(
         {"iou_thresholds": [0.5, 0.9]},
         {"noc": {"max_clicks": 4}, "first_click": {}},
         {"sam": {"type": "sam"}, "ritm": {"type": "ritm"}},
     )
-    payload = browser.index_payload(tables.mark_selection(rows), settings, "d")
+    payload = browser.index_payload(row_io.mark_selection(rows), settings, "d")
     (entry,) = payload["samples"]
     assert entry["id"] == "cups/cup" and entry["file"] == "samples/cups/cup.js"
     loops = sample["loops"]
@@ -289,7 +289,7 @@ def test_index_has_every_sample_with_its_curves_noc_and_gap(sample):
 
 # ---------------------------------------------------------------- the workflow's browser
 def _evaluated(workdir: Path) -> pd.DataFrame:
-    rows = tables.load_per_image(workdir / "results/demo/tables/per_image.tsv")
+    rows = row_io.load_per_image(workdir / "results/demo/tables/per_image.tsv")
     return rows[["class", "image"]].drop_duplicates().sort_values(["class", "image"])
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from clickbench import tables
+from clickbench import study
 from clickbench.models.registry import SAM_FAMILY
 
 
@@ -24,8 +24,8 @@ def rows(models: dict[str, tuple[str, ...]]) -> pd.DataFrame:
 @pytest.mark.parametrize("kind", sorted(SAM_FAMILY))
 def test_sam_family_models_are_seen_at_the_first_click_as_sam(kind):
     models = {"m": {"type": kind}, "r": {"type": "ritm"}, "u": {"type": "python"}}
-    settings = tables.Settings.from_config(models=models)
-    view = tables.study_view(
+    settings = study.Settings.from_config(models=models)
+    view = study.study_view(
         rows({"m": ("noc", "first_click"), "r": ("noc",), "u": ("noc", "first_click")}), settings
     )
     protocol_of = {method.split(":")[0]: protocol for protocol, method in view}

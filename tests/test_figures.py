@@ -15,8 +15,19 @@ import pytest
 from conftest import run_script
 from PIL import Image
 
-from clickbench import dedup, figures, metrics, protocol_tables, tables
+from clickbench import (
+    dedup,
+    figures,
+    metrics,
+    panels,
+    plots,
+    protocol_tables,
+    row_io,
+    study,
+    tables,
+)
 from clickbench.datasets import slug
+from clickbench.outputs import FIGURES
 from clickbench.traces import Trace, load_traces, save_traces, trace_rows, write_rows_tsv
 
 SPECIES = ["Hourse Mackerel", "Gilt-Head Bream", "Red Sea Bream"]
@@ -123,8 +134,8 @@ def make_run(root, models=("ritm", "sam", "grabcut")):
                 npz, tsv = save(root, "first_click", "sam", cls, image, trace, strategies)
                 npzs.append(npz)
                 tsvs.append(tsv)
-    settings = tables.Settings.from_config(METRICS, PROTOCOLS, {m: MODELS[m] for m in models})
-    per_image = tables.read_rows(tsvs, "fish")
+    settings = study.Settings.from_config(METRICS, PROTOCOLS, {m: MODELS[m] for m in models})
+    per_image = row_io.read_rows(tsvs, "fish")
     plan = protocol_tables.Plan.from_config(PROTOCOLS)
     built = {
         **tables.build_tables(per_image, settings),
@@ -135,7 +146,7 @@ def make_run(root, models=("ritm", "sam", "grabcut")):
 
 def outputs(root):
     out = {}
-    for name, kind in figures.FIGURES.items():
+    for name, kind in FIGURES.items():
         out[name] = [root / f"{name}.png"] + ([root / f"{name}.svg"] if kind == "plot" else [])
     return out
 
@@ -172,16 +183,16 @@ def test_figures_are_deterministic(written, tmp_path):
 def test_image_grids_laid_out_once_match_matplotlibs_own_two_pass_save(
     written, tmp_path, monkeypatch
 ):
-    """_save lays a PNG-only figure out once and switches the layout engine off, so savefig
+    """plots.save lays a PNG-only figure out once and switches the layout engine off, so savefig
     skips its dry-run draw; the pixels must equal what savefig's own layout gives."""
     _, per_image, built, settings, samples, npzs, out = written
-    rows = tables.with_methods(per_image)
+    rows = study.with_methods(per_image)
     calls = []
-    original = figures._freeze_layout
+    original = plots._freeze_layout
     monkeypatch.setattr(
-        figures, "_freeze_layout", lambda fig, paths: calls.append(fig) or None
+        plots, "_freeze_layout", lambda fig, paths: calls.append(fig) or None
     )  # matplotlib's own path: the engine stays on
-    figures.ambiguity(figures.build_ambiguity_rows(rows, samples, npzs), [tmp_path / "own.png"])
+    panels.ambiguity(panels.build_ambiguity_rows(rows, samples, npzs), [tmp_path / "own.png"])
     assert calls and calls[0].get_layout_engine() is not None
     frozen = []
 
@@ -189,8 +200,8 @@ def test_image_grids_laid_out_once_match_matplotlibs_own_two_pass_save(
         original(fig, paths)
         frozen.append(fig.get_layout_engine())
 
-    monkeypatch.setattr(figures, "_freeze_layout", freeze)
-    figures.ambiguity(figures.build_ambiguity_rows(rows, samples, npzs), [tmp_path / "once.png"])
+    monkeypatch.setattr(plots, "_freeze_layout", freeze)
+    panels.ambiguity(panels.build_ambiguity_rows(rows, samples, npzs), [tmp_path / "once.png"])
     own = np.asarray(Image.open(tmp_path / "own.png"))
     once = np.asarray(Image.open(tmp_path / "once.png"))
     assert frozen == [None]  # laid out once, no engine left for savefig's dry run
@@ -201,13 +212,13 @@ def test_trace_loop_finds_the_shared_loop(written):
     *_, npzs, _ = written
     traces = load_traces(next(p for p in npzs if "first_click" in p.parts))
     for strategy in ("max_score", "oracle", "single"):
-        assert figures.trace_loop(traces, strategy) is traces["max_score"]
+        assert panels.trace_loop(traces, strategy) is traces["max_score"]
     assert traces["max_score"].masks.shape == (1, 3, H, W)
 
 
 def test_grid_shows_sam_then_ritm_on_the_image_they_differ_most(written):
     _, per_image, built, settings, samples, npzs, _ = written
-    rows = figures.build_grid_rows(tables.with_methods(per_image), settings, samples, npzs)
+    rows = panels.build_grid_rows(study.with_methods(per_image), settings, samples, npzs)
     assert [r.label.split("\n")[0] for r in rows] == sorted(SPECIES)  # one image per species
     titles = [p.title for p in rows[0].panels]
     assert titles == ["sam:max_score (first click)", "ritm (noc)", "grabcut (noc)"]
@@ -216,7 +227,7 @@ def test_grid_shows_sam_then_ritm_on_the_image_they_differ_most(written):
 
 def test_ambiguity_picks_the_largest_gaps(written):
     _, per_image, *_ = written
-    chosen = figures.ambiguity_choices(per_image, n=2)
+    chosen = panels.ambiguity_choices(per_image, n=2)
     ms = per_image[
         (per_image["protocol"] == "first_click") & (per_image["strategy"] == "max_score")
     ]
@@ -236,8 +247,8 @@ def test_without_sam_every_figure_is_still_written(tmp_path):
 
 
 def test_with_no_rows_every_figure_is_a_placeholder(tmp_path):
-    settings = tables.Settings.from_config(METRICS, PROTOCOLS, MODELS)
-    rows = tables.empty_rows()
+    settings = study.Settings.from_config(METRICS, PROTOCOLS, MODELS)
+    rows = row_io.empty_rows()
     out = outputs(tmp_path)
     plan = protocol_tables.Plan.from_config(PROTOCOLS)
     built = {
@@ -251,13 +262,13 @@ def test_with_no_rows_every_figure_is_a_placeholder(tmp_path):
 
 def test_figures_script_writes_the_declared_plots_as_png_and_svg(written, tmp_path):
     _, per_image, built, *_ = written
-    tables.write_tsv(per_image, tmp_path / "per_image.tsv")
+    row_io.write_tsv(per_image, tmp_path / "per_image.tsv")
     inputs = {"per_image": str(tmp_path / "per_image.tsv")}
     for name in ("per_class", "noc", "prompts", "trials", "trials_per_image"):
-        tables.write_tsv(built[name], tmp_path / f"{name}.tsv")
+        row_io.write_tsv(built[name], tmp_path / f"{name}.tsv")
         inputs[name] = str(tmp_path / f"{name}.tsv")
-    plots = [name for name, kind in figures.FIGURES.items() if kind == "plot"]
-    outputs = {name: str(tmp_path / "fig" / f"{name}.png") for name in plots}
+    drawn = [name for name, kind in FIGURES.items() if kind == "plot"]
+    outputs = {name: str(tmp_path / "fig" / f"{name}.png") for name in drawn}
     outputs["noc_bars_svg"] = str(tmp_path / "fig" / "noc_bars.svg")
     params = {"metrics": METRICS, "protocols": PROTOCOLS, "models": MODELS}
     run_script("figures.py", tmp_path, inputs, outputs, params)
@@ -290,7 +301,7 @@ def test_example_figures_script_draws_the_panels_from_the_per_image_tsvs(written
     root, per_image, built, settings, samples, npzs, _ = written
     tsvs = [str(p.with_suffix(".tsv")) for p in npzs]
     inputs = {"rows": tsvs, "dedup": _dedup_tables(tmp_path), "traces": [str(p) for p in npzs]}
-    examples = [name for name, kind in figures.FIGURES.items() if kind == "image"]
+    examples = [name for name, kind in FIGURES.items() if kind == "image"]
     outputs = {name: str(tmp_path / "fig" / f"{name}.png") for name in examples}
     params = {"dataset": "fish", "samples": samples}
     params |= {"metrics": METRICS, "protocols": PROTOCOLS, "models": MODELS}
@@ -304,9 +315,9 @@ def test_example_figures_leave_out_the_images_dedup_did_not_select(written, tmp_
     _, per_image, built, settings, samples, npzs, _ = written
     tsvs = [str(p.with_suffix(".tsv")) for p in npzs]
     dropped = (SPECIES[0], "00001")
-    rows, _ = tables.read_marked_rows(tsvs, "fish", _dedup_tables(tmp_path, [dropped]))
-    shown = figures.build_grid_rows(
-        tables.with_methods(tables.selected_rows(rows)), settings, samples, npzs
+    rows, _ = row_io.read_marked_rows(tsvs, "fish", _dedup_tables(tmp_path, [dropped]))
+    shown = panels.build_grid_rows(
+        study.with_methods(row_io.selected_rows(rows)), settings, samples, npzs
     )
     assert len(shown) == len(SPECIES)
     assert all(r.label.split("\n")[:2] != list(dropped) for r in shown)
@@ -326,20 +337,20 @@ def test_a_figure_of_the_other_kind_is_refused():
 # ---------------------------------------------------------------- the protocols beyond the study
 def _captured(monkeypatch):
     figs = []
-    monkeypatch.setattr(figures, "_save", lambda fig, paths: figs.append(fig))
+    monkeypatch.setattr(plots, "save", lambda fig, paths: figs.append(fig))
     return figs
 
 
 def test_prompt_curves_and_noc_trials_show_the_tables(monkeypatch):
     from test_tables import BEYOND_PROTOCOLS, beyond_rows
 
-    settings = tables.Settings.from_config(
+    settings = study.Settings.from_config(
         {"iou_thresholds": [0.85, 0.9], "miou_at": [1, 2, 3]}, BEYOND_PROTOCOLS, MODELS
     )
     plan = protocol_tables.Plan.from_config(BEYOND_PROTOCOLS)
     built = protocol_tables.build_tables(beyond_rows(), settings, plan)
     figs = _captured(monkeypatch)
-    figures.prompt_curves(built["prompts"], ["p.png"])
+    plots.prompt_curves(built["prompts"], ["p.png"])
     (fig,) = figs
     axes = [ax for ax in fig.axes if ax.get_visible() and ax.axison]
     assert [ax.get_title() for ax in axes] == ["ritm\n(box: not applicable)", "sam"]
@@ -351,7 +362,7 @@ def test_prompt_curves_and_noc_trials_show_the_tables(monkeypatch):
     # RITM takes no box: its panel has only its own clicks
     assert [line.get_label() for line in axes[0].get_lines()] == ["k clicks"]
     figs.clear()
-    figures.noc_trials(built["trials_per_image"], built["trials"], ["t.png"])
+    plots.noc_trials(built["trials_per_image"], built["trials"], ["t.png"])
     (fig,) = figs
     (ax,) = fig.axes
     assert ax.get_title() == "random_clicks: NoC@90 per image, mean over trials"

@@ -8,15 +8,16 @@ stopped early at 0.90); SAM gets the first click with 3 candidate masks, re-scor
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import run_script
+from conftest import TEST_CONFIG, run_script
 
-from clickbench import dedup, tables
+from clickbench import config, dedup, paired_stats, row_io, study, tables
 
 HM, GB = "Hourse Mackerel", "Gilt-Head Bream"  # spelling kept, as in the Kaggle folders
 
@@ -53,14 +54,14 @@ METRICS = {
 
 
 def settings():
-    return tables.Settings.from_config(METRICS, PROTOCOLS, MODELS)
+    return study.Settings.from_config(METRICS, PROTOCOLS, MODELS)
 
 
 def ritm_rows(cls, image, curve, model="ritm", protocol="noc"):
     return [
         dict(
             zip(
-                tables.ROW_COLUMNS,
+                row_io.ROW_COLUMNS,
                 [
                     cls,
                     image,
@@ -94,7 +95,7 @@ def sam_rows(cls, image, ious, scores, model="sam"):
         values = [cls, image, "first_click", model, strategy, 0, 1, ious[chosen]]
         values += [ious[chosen] / 2, ious[best]]
         values += [scores[chosen], chosen, best, 1, 10, 20]
-        rows.append(dict(zip(tables.ROW_COLUMNS, values, strict=True)))
+        rows.append(dict(zip(row_io.ROW_COLUMNS, values, strict=True)))
     return rows
 
 
@@ -109,19 +110,19 @@ def study_rows():
 
 def write_per_image(tmp_path, rows):
     """One TSV per (protocol, model, image), as scripts/run_model.py writes them."""
-    df = pd.DataFrame(rows, columns=tables.ROW_COLUMNS)
+    df = pd.DataFrame(rows, columns=row_io.ROW_COLUMNS)
     paths = []
     for (protocol, model, cls, image), sub in df.groupby(["protocol", "model", "class", "image"]):
         path = tmp_path / "runs" / protocol / model / cls.replace(" ", "_") / f"{image}.tsv"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(tables.format_table(sub))
+        path.write_text(row_io.format_table(sub))
         paths.append(path)
     return sorted(paths, reverse=True)  # order of inputs must not matter
 
 
 @pytest.fixture
 def per_image(tmp_path):
-    return tables.read_rows(write_per_image(tmp_path, study_rows()), "fish")
+    return row_io.read_rows(write_per_image(tmp_path, study_rows()), "fish")
 
 
 @pytest.fixture
@@ -144,7 +145,7 @@ def sample_std(values):
 
 # ---------------------------------------------------------------- reading
 def test_read_rows_keeps_text_and_sorts(per_image):
-    assert list(per_image.columns) == ["dataset"] + tables.ROW_COLUMNS
+    assert list(per_image.columns) == ["dataset"] + row_io.ROW_COLUMNS
     assert set(per_image["image"]) == {"00001", "00021", "00041"}  # leading zeros kept
     assert set(per_image["class"]) == {HM, GB}
     assert len(per_image) == sum(len(c) for c in RITM.values()) + 2 * len(SAM)
@@ -156,12 +157,12 @@ def test_read_rows_rejects_other_columns(tmp_path):
     bad = tmp_path / "bad.tsv"
     bad.write_text("class\timage\tiou\nA\t1\t0.5\n")
     with pytest.raises(ValueError, match="contract"):
-        tables.read_rows([bad], "x")
+        row_io.read_rows([bad], "x")
 
 
 # ---------------------------------------------------------------- kept IoU (the study's rule)
 def test_kept_iou_follows_the_study_rule(per_image):
-    k = tables.kept(per_image.drop(columns="dataset"), settings())
+    k = study.kept(per_image.drop(columns="dataset"), settings())
     ritm = k[k["protocol"] == "noc"].set_index(["class", "image"])
     # first click reaching 0.90, else click min(loop length, study max 4)
     assert ritm.loc[(HM, "00001"), ["clicks", "iou"]].tolist() == [3, 0.95]
@@ -233,7 +234,7 @@ def test_describe_every_number(built):
 
 
 def test_describe_matches_pandas(built, per_image):
-    k = tables.kept(per_image.drop(columns="dataset"), settings())
+    k = study.kept(per_image.drop(columns="dataset"), settings())
     for (protocol, method), sub in k.groupby(["protocol", "method"]):
         ref = sub["iou"].describe()
         got = row(built["describe"], protocol=protocol, method=method)
@@ -265,8 +266,8 @@ def test_per_class_means(built):
 # ---------------------------------------------------------------- ambiguity gap
 def test_ambiguity_gap(built):
     amb = built["ambiguity"]
-    assert amb["class"].tolist() == [tables.ALL, GB, HM]
-    overall = row(amb, **{"class": tables.ALL})
+    assert amb["class"].tolist() == [study.ALL, GB, HM]
+    overall = row(amb, **{"class": study.ALL})
     assert overall["images"] == 6 and overall["steps"] == 6
     assert overall["max_score"] == pytest.approx(sum(SAM_MAX_SCORE) / 6, abs=1e-12)  # 0.626667
     assert overall["oracle"] == pytest.approx(sum(SAM_ORACLE) / 6, abs=1e-12)  # 0.895
@@ -286,9 +287,9 @@ def test_ambiguity_gap(built):
 def test_paired_study_comparison_and_bootstrap(built):
     p = built["paired"]
     assert set(p["comparison"]) == {"study", "oracle_vs_max_score"}
-    study = p[p["comparison"] == "study"]
-    assert study["class"].tolist() == [tables.ALL, GB, HM]
-    overall = row(study, **{"class": tables.ALL})
+    pairs = p[p["comparison"] == "study"]
+    assert pairs["class"].tolist() == [study.ALL, GB, HM]
+    overall = row(pairs, **{"class": study.ALL})
     assert (overall["a"], overall["b"]) == ("noc/ritm", "first_click/sam:max_score")
     # RITM - SAM per image, in (class, image) order: GB 00001 00021 00041, HM 00001 00021 00041
     diffs = np.array([0.91 - 0.93, 0.87 - 0.88, 0.95 - 0.40, 0.95 - 0.60, 0.92 - 0.85, 0.70 - 0.10])
@@ -326,20 +327,46 @@ def test_paired_oracle_vs_max_score(built):
     assert gb["n"] == 3 and gb["wilcoxon_p"] == pytest.approx(1.0)
 
 
+def test_settings_take_the_schemas_defaults_for_what_a_block_lacks():
+    metrics = config.load_schema()["properties"]["metrics"]["properties"]
+    s = study.Settings.from_config(
+        {"study": {"max_clicks": 3}},
+        {"noc": {"models": ["ritm"]}, "replay": {"source": "ritm", "models": ["sam"]}},
+        MODELS,
+    )
+    assert s.thresholds == tuple(metrics["iou_thresholds"]["default"])
+    assert s.miou_at == tuple(metrics["miou_at"]["default"])
+    assert s.study_target == metrics["study"]["properties"]["target_iou"]["default"]
+    assert s.study_max_clicks == 3
+    boot = metrics["bootstrap"]["properties"]
+    assert (s.bootstrap_samples, s.bootstrap_seed) == (
+        boot["samples"]["default"],
+        boot["seed"]["default"],
+    )
+    noc = config.load_schema()["properties"]["protocols"]["properties"]["noc"]["properties"]
+    # replay without its own max_clicks runs as far as noc
+    assert s.horizons == {"first_click": 1, "noc": noc["max_clicks"]["default"], "replay": 20}
+    # a validated config's blocks come back as they are
+    cfg = config.validate(TEST_CONFIG)
+    assert config.with_defaults("metrics", cfg["metrics"]) == cfg["metrics"]
+    assert config.with_defaults("protocols", cfg["protocols"]) == cfg["protocols"]
+    assert cfg["metrics"]["study"] == {"target_iou": s.study_target, "max_clicks": 10}
+
+
 def test_paired_degenerate_cases_do_not_crash():
-    s = tables.Settings(bootstrap_samples=200)
-    one = tables.paired(
+    s = dataclasses.replace(study.Settings.from_config(), bootstrap_samples=200)
+    one = paired_stats.paired(
         pd.Series([0.5], index=[("A", "1")]), pd.Series([0.4], index=[("A", "1")]), s
     )
     assert one["n"] == 1 and math.isnan(one["ci_low"]) and math.isnan(one["wilcoxon_p"])
     assert "n=1<2" in one["note"]
     idx = [("A", "1"), ("A", "2"), ("A", "3")]
-    same = tables.paired(
+    same = paired_stats.paired(
         pd.Series([0.5, 0.6, 0.7], index=idx), pd.Series([0.5, 0.6, 0.7], index=idx), s
     )
     assert same["mean_diff"] == 0 and same["ci_low"] == 0 and same["ci_high"] == 0
     assert math.isnan(same["wilcoxon_p"]) and "all differences are zero" in same["note"]
-    none = tables.paired(pd.Series([], dtype=float), pd.Series([], dtype=float), s)
+    none = paired_stats.paired(pd.Series([], dtype=float), pd.Series([], dtype=float), s)
     assert none["n"] == 0 and math.isnan(none["mean_diff"])
 
 
@@ -360,7 +387,7 @@ def test_noc_nof_with_early_stopped_curves(built):
     # clicks to 0.85 / 0.90 over 5 clicks, stopped loops carried forward (never -> 5):
     # HM 00001: 3/3  00021: 1/1  00041: 5 (0.88 at 5)/never
     # GB 00001: 2/4  00021: 3/never  00041: 1/1
-    overall = row(n, **{"class": tables.ALL})
+    overall = row(n, **{"class": study.ALL})
     assert overall["n"] == 6 and overall["max_clicks"] == 5
     assert overall["noc@85"] == pytest.approx((3 + 1 + 5 + 2 + 3 + 1) / 6)  # 2.5
     assert overall["noc@90"] == pytest.approx((3 + 1 + 5 + 4 + 5 + 1) / 6)  # 3.16667
@@ -378,13 +405,13 @@ def test_miou_at_k_carries_forward(built):
     assert list(m.columns) == ["protocol", "method", "class", "n"] + [
         f"miou@{k}" for k in (1, 2, 3, 5, 10)
     ]
-    overall = row(m, **{"class": tables.ALL})
+    overall = row(m, **{"class": study.ALL})
     assert overall["miou@1"] == pytest.approx((0.50 + 0.92 + 0.30 + 0.60 + 0.40 + 0.95) / 6)
     assert overall["miou@2"] == pytest.approx((0.80 + 0.92 + 0.50 + 0.85 + 0.70 + 0.95) / 6)
     assert overall["miou@3"] == pytest.approx((0.95 + 0.92 + 0.60 + 0.89 + 0.86 + 0.95) / 6)
     assert overall["miou@5"] == pytest.approx((0.95 + 0.92 + 0.88 + 0.91 + 0.89 + 0.95) / 6)
     assert math.isnan(overall["miou@10"])  # beyond noc.max_clicks = 5: not measured
-    text = tables.format_table(m)
+    text = row_io.format_table(m)
     assert "\tNA\n" in text
 
 
@@ -416,11 +443,11 @@ def test_multiclick_replay_and_same_clicks():
                     1,
                     1,
                 ]
-                rows.append(dict(zip(tables.ROW_COLUMNS, values, strict=True)))
+                rows.append(dict(zip(row_io.ROW_COLUMNS, values, strict=True)))
             rows += ritm_rows(cls, image, sam_noc, model="sam")
             rows[-len(sam_noc) :] = [dict(r, strategy=strategy) for r in rows[-len(sam_noc) :]]
-    df = tables._typed(pd.DataFrame(rows, columns=tables.ROW_COLUMNS))
-    s = tables.Settings.from_config(
+    df = row_io.typed(pd.DataFrame(rows, columns=row_io.ROW_COLUMNS))
+    s = study.Settings.from_config(
         {"miou_at": [1, 2, 3], "study": {"target_iou": 0.9, "max_clicks": 3}},
         {
             "noc": {"models": ["ritm", "sam"], "max_clicks": 3},
@@ -444,7 +471,7 @@ def test_multiclick_replay_and_same_clicks():
     assert replay["noc@90"] == pytest.approx((3 + 1) / 2) and replay["nof@90"] == 1
     sam_noc = row(mc, protocol="noc", method="sam:oracle")
     assert sam_noc["noc@90"] == pytest.approx((3 + 3) / 2) and sam_noc["nof@90"] == 0
-    same = row(built["paired"], comparison="same_clicks", **{"class": tables.ALL})
+    same = row(built["paired"], comparison="same_clicks", **{"class": study.ALL})
     # kept: RITM 0.95 (click 2), 0.86 (click 3); SAM replay 0.8 (click 3), 0.9 (click 1)
     assert same["mean_diff"] == pytest.approx(((0.95 - 0.8) + (0.86 - 0.9)) / 2)
     # replay has no first_click rows: no ambiguity at the first click, but replay's
@@ -457,20 +484,20 @@ def test_no_sam_rows_still_gives_every_table():
     rows = []
     for (cls, image), curve in RITM.items():
         rows += ritm_rows(cls, image, curve, model="grabcut")
-    df = tables._typed(pd.DataFrame(rows, columns=tables.ROW_COLUMNS))
-    s = tables.Settings.from_config(METRICS, PROTOCOLS, {"grabcut": {"type": "grabcut"}})
+    df = row_io.typed(pd.DataFrame(rows, columns=row_io.ROW_COLUMNS))
+    s = study.Settings.from_config(METRICS, PROTOCOLS, {"grabcut": {"type": "grabcut"}})
     built = tables.build_tables(df, s)
     assert set(built) == set(tables.TABLES)
     assert row(built["describe"], method="grabcut")["study"] == 1
     for name in ("ambiguity", "paired", "multiclick"):
         assert len(built[name]) == 0
-        assert tables.format_table(built[name]).count("\n") == 1  # header only
+        assert row_io.format_table(built[name]).count("\n") == 1  # header only
 
 
 def test_no_rows_at_all_gives_header_only_tables():
-    built = tables.build_tables(tables.empty_rows(), settings())
+    built = tables.build_tables(row_io.empty_rows(), settings())
     for name, df in built.items():
-        text = tables.format_table(df)
+        text = row_io.format_table(df)
         assert text.count("\n") == 1, name
         assert text.startswith(df.columns[0])
 
@@ -480,25 +507,25 @@ def test_tables_are_byte_identical_across_runs(tmp_path):
     texts = []
     for run in ("a", "b"):
         paths = write_per_image(tmp_path / run, study_rows())
-        rows = tables.read_rows(paths if run == "a" else paths[::-1], "fish")
+        rows = row_io.read_rows(paths if run == "a" else paths[::-1], "fish")
         built = tables.build_tables(rows, settings())
         out = {name: tmp_path / run / f"{name}.tsv" for name in tables.TABLES}
         for name, path in out.items():
-            tables.write_tsv(built[name], path)
-        tables.write_tsv(rows, tmp_path / run / "per_image.tsv")
+            row_io.write_tsv(built[name], path)
+        row_io.write_tsv(rows, tmp_path / run / "per_image.tsv")
         texts.append({p.name: p.read_bytes() for p in (tmp_path / run).glob("*.tsv")})
     assert texts[0] == texts[1]
     assert len(texts[0]) == len(tables.TABLES) + 1
 
 
 def test_floats_are_written_with_six_significant_digits(built):
-    text = tables.format_table(built["describe"])
+    text = row_io.format_table(built["describe"])
     assert "0.883333" in text and "0.8833333" not in text
 
 
 def test_per_image_round_trip(tmp_path, per_image):
-    tables.write_tsv(per_image, tmp_path / "per_image.tsv")
-    back = tables.load_per_image(tmp_path / "per_image.tsv")
+    row_io.write_tsv(per_image, tmp_path / "per_image.tsv")
+    back = row_io.load_per_image(tmp_path / "per_image.tsv")
     pd.testing.assert_frame_equal(back, per_image)
 
 
@@ -516,7 +543,7 @@ def test_aggregate_and_summary_scripts(tmp_path):
         lines = Path(path).read_text().count("\n")
         # no replay, no SAM noc loop here: multiclick is header-only
         assert lines == 1 if name == "multiclick" else lines > 1, name
-    d = tables.read_table(out["describe"])
+    d = row_io.read_table(out["describe"])
     assert row(d, method="ritm")["mean"] == pytest.approx(5.30 / 6, abs=1e-6)
 
     prov = tmp_path / "provenance.yaml"
@@ -597,14 +624,14 @@ def rows_with_index_picks():
 
 @pytest.fixture
 def with_index(tmp_path):
-    rows = tables.read_rows(write_per_image(tmp_path, rows_with_index_picks()), "fish")
-    flags = tables.selection_flags(dedup_tables().values())
+    rows = row_io.read_rows(write_per_image(tmp_path, rows_with_index_picks()), "fish")
+    flags = row_io.selection_flags(dedup_tables().values())
     return rows, flags, tables.build_tables(rows, settings(), flags)
 
 
 def test_index_only_picks_do_not_enter_the_main_tables(with_index, built):
     rows, flags, got = with_index
-    marked = tables.mark_selection(rows, flags)
+    marked = row_io.mark_selection(rows, flags)
     assert list(marked.columns[:5]) == ["dataset", "class", "image", "selected", "index_pick"]
     images = marked.drop_duplicates(["class", "image"]).set_index(["class", "image"])
     assert images.loc[(HM, "00005"), ["selected", "index_pick"]].tolist() == [0, 1]
@@ -612,7 +639,7 @@ def test_index_only_picks_do_not_enter_the_main_tables(with_index, built):
     # every table but selection is the one of the 6 dedup picks alone, to the byte
     for name in tables.TABLES:
         if name != "selection":
-            assert tables.format_table(got[name]) == tables.format_table(built[name]), name
+            assert row_io.format_table(got[name]) == row_io.format_table(built[name]), name
     d = got["describe"]
     assert row(d, method="ritm")["count"] == 6
     assert row(d, method="ritm")["mean"] == pytest.approx(sum(RITM_KEPT) / 6, abs=1e-12)
@@ -628,10 +655,10 @@ def test_selection_table_by_hand(with_index):
     assert list(sel.columns) == tables.SELECTION_TABLE_COLUMNS
     # the study view only (no sam:oracle), (all) first within each method
     assert sel[["protocol", "method", "class"]].values.tolist() == [
-        ["first_click", "sam:max_score", tables.ALL],
+        ["first_click", "sam:max_score", study.ALL],
         ["first_click", "sam:max_score", GB],
         ["first_click", "sam:max_score", HM],
-        ["noc", "ritm", tables.ALL],
+        ["noc", "ritm", study.ALL],
         ["noc", "ritm", GB],
         ["noc", "ritm", HM],
     ]
@@ -639,10 +666,10 @@ def test_selection_table_by_hand(with_index):
     # GB 00001 0.91 (click 4), GB 00009 0.91, GB 00021 0.87 (click 4).
     # SAM max_score: HM 00001 0.60, HM 00005 0.30, GB 00001 0.93, GB 00009 0.70, GB 00021 0.88
     expected = {
-        ("ritm", tables.ALL): (6, 5.30 / 6, 5, (0.95 + 0.60 + 0.91 + 0.91 + 0.87) / 5, 1, 2, 3),
+        ("ritm", study.ALL): (6, 5.30 / 6, 5, (0.95 + 0.60 + 0.91 + 0.91 + 0.87) / 5, 1, 2, 3),
         ("ritm", HM): (3, (0.95 + 0.92 + 0.70) / 3, 2, (0.95 + 0.60) / 2, 1, 1, 1),
         ("ritm", GB): (3, (0.91 + 0.87 + 0.95) / 3, 3, (0.91 + 0.91 + 0.87) / 3, 0, 1, 2),
-        ("sam:max_score", tables.ALL): (
+        ("sam:max_score", study.ALL): (
             6,
             sum(SAM_MAX_SCORE) / 6,
             5,
@@ -662,7 +689,7 @@ def test_selection_table_by_hand(with_index):
         assert r["index_mean_iou"] == pytest.approx(m, abs=1e-12)
         assert r["index_minus_dedup"] == pytest.approx(m - dm, abs=1e-12)
     # 0.848 - 0.883333 and 0.682 - 0.626667, written to 6 significant digits
-    text = tables.format_table(sel)
+    text = row_io.format_table(sel)
     assert "\t-0.0353333\n" in text and "\t0.0553333\n" in text
 
 
@@ -675,9 +702,9 @@ def test_selection_without_dedup_tables_counts_every_row_as_selected(built):
 def test_rows_without_a_dedup_row_are_an_error(with_index):
     rows, flags, _ = with_index
     with pytest.raises(ValueError, match="no dedup row"):
-        tables.mark_selection(rows, flags[flags["image"] != "00009"])
+        row_io.mark_selection(rows, flags[flags["image"] != "00009"])
     with pytest.raises(ValueError, match="listed twice"):
-        tables.selection_flags([dedup_tables()[HM], dedup_tables()[HM]])
+        row_io.selection_flags([dedup_tables()[HM], dedup_tables()[HM]])
 
 
 def test_aggregate_and_summary_scripts_with_dedup_tables(tmp_path):
@@ -691,18 +718,18 @@ def test_aggregate_and_summary_scripts_with_dedup_tables(tmp_path):
     out.update({name: str(tmp_path / "tables" / f"{name}.tsv") for name in tables.TABLES})
     params = {"dataset": "fish", "metrics": METRICS, "protocols": PROTOCOLS, "models": MODELS}
     run_script("aggregate.py", tmp_path, {"rows": paths, "dedup": dedup_paths}, out, params)
-    per_image = tables.load_per_image(out["per_image"])
+    per_image = row_io.load_per_image(out["per_image"])
     # example_figures reads the per-image TSVs as aggregate does instead of waiting for it
-    marked, flags = tables.read_marked_rows(paths, "fish", dedup_paths)
+    marked, flags = row_io.read_marked_rows(paths, "fish", dedup_paths)
     assert len(flags) == len(DEDUP)
     pd.testing.assert_frame_equal(marked, per_image, check_exact=False, rtol=1e-5)
     assert (marked["selected"] == 0).any()  # the index-only images are there, not selected
     assert list(per_image.columns[:5]) == ["dataset", "class", "image", "selected", "index_pick"]
     assert set(per_image.loc[per_image["selected"] == 0, "image"]) == {"00005", "00009"}
-    d = tables.read_table(out["describe"])
+    d = row_io.read_table(out["describe"])
     assert row(d, method="ritm")["count"] == 6
-    sel = tables.read_table(out["selection"])
-    overall = row(sel, method="ritm", **{"class": tables.ALL})
+    sel = row_io.read_table(out["selection"])
+    overall = row(sel, method="ritm", **{"class": study.ALL})
     assert overall["index_n"] == 5 and overall["index_mean_iou"] == pytest.approx(0.848)
 
     inputs = {name: out[name] for name in tables.TABLES}
@@ -730,7 +757,7 @@ def loop_rows(cls, image, protocol, model, curve, trial=0, first=1):
     return [
         dict(
             zip(
-                tables.ROW_COLUMNS,
+                row_io.ROW_COLUMNS,
                 [cls, image, protocol, model, "max_score", trial, first + k, iou, iou / 2, iou]
                 + [1.0, 0, 0, 1, 10 + k, 20 + k],
                 strict=True,
@@ -766,12 +793,12 @@ def beyond_rows():
     }
     for (image, trial), curve in trials.items():
         rows += loop_rows("A", image, "random_clicks", "sam", curve, trial=trial)
-    return tables._typed(pd.DataFrame(rows, columns=tables.ROW_COLUMNS))
+    return row_io.typed(pd.DataFrame(rows, columns=row_io.ROW_COLUMNS))
 
 
 @pytest.fixture
 def beyond():
-    s = tables.Settings.from_config(
+    s = study.Settings.from_config(
         {"iou_thresholds": [0.85, 0.9], "miou_at": [1, 2, 3]}, BEYOND_PROTOCOLS, MODELS
     )
     plan = protocol_tables.Plan.from_config(BEYOND_PROTOCOLS)
@@ -780,7 +807,7 @@ def beyond():
 
 def test_trials_by_hand(beyond):
     built, _ = beyond
-    t = row(built["trials"], protocol="random_clicks", method="sam", **{"class": tables.ALL})
+    t = row(built["trials"], protocol="random_clicks", method="sam", **{"class": study.ALL})
     assert (t["n"], t["trials"], t["max_clicks"]) == (2, 2, 3)
     # NoC@85 per loop: image 1: 2 (trial 0), 3 (trial 1); image 2: 1, never -> 3.
     # dataset-level per trial: 1.5, 3.0
@@ -802,7 +829,7 @@ def test_trials_by_hand(beyond):
 def test_prompts_box_vs_first_click_vs_k_clicks(beyond):
     built, _ = beyond
     p = built["prompts"]
-    sam = p[(p["method"] == "sam") & (p["class"] == tables.ALL)]
+    sam = p[(p["method"] == "sam") & (p["class"] == study.ALL)]
     got = [(r.prompt, r.clicks, round(r.miou, 6)) for r in sam.itertuples()]
     assert got == [
         ("box", 0, 0.7),
@@ -820,7 +847,7 @@ def test_prompts_box_vs_first_click_vs_k_clicks(beyond):
 
 def test_boundary_table_is_the_miou_table_of_boundary_iou(beyond):
     built, s = beyond
-    b = row(built["boundary"], protocol="noc", method="sam", **{"class": tables.ALL})
+    b = row(built["boundary"], protocol="noc", method="sam", **{"class": study.ALL})
     assert [b[f"mbiou@{k}"] for k in (1, 2, 3)] == pytest.approx([0.35, 0.445, 0.4775])
 
 
@@ -848,10 +875,10 @@ def test_study_tables_ignore_the_other_protocols(beyond):
     """The study's tables are the same bytes with or without the rows of the new protocols."""
     rows = beyond_rows()
     s = beyond[1]
-    alone = tables.build_tables(rows[rows["protocol"].isin(tables.STUDY_PROTOCOLS)], s)
+    alone = tables.build_tables(rows[rows["protocol"].isin(study.STUDY_PROTOCOLS)], s)
     mixed = tables.build_tables(rows, s)
     for name in tables.TABLES:
-        assert tables.format_table(alone[name]) == tables.format_table(mixed[name]), name
+        assert row_io.format_table(alone[name]) == row_io.format_table(mixed[name]), name
 
 
 def test_timing_table(tmp_path):
@@ -895,9 +922,9 @@ def test_aggregate_and_summary_scripts_write_the_new_tables(tmp_path):
     params = {"dataset": "d", "metrics": metrics_, "protocols": BEYOND_PROTOCOLS, "models": models}
     inputs = {"rows": paths, "timing": [str(timing)]}
     run_script("aggregate.py", tmp_path, inputs, out, params)
-    trials = tables.read_table(out["trials"])
-    assert row(trials, method="sam", **{"class": tables.ALL})["noc@85"] == pytest.approx(2.25)
-    t = tables.read_table(out["timing"])
+    trials = row_io.read_table(out["trials"])
+    assert row(trials, method="sam", **{"class": study.ALL})["noc@85"] == pytest.approx(2.25)
+    t = row_io.read_table(out["timing"])
     assert t[["model", "device", "encoded", "calls"]].values.tolist() == [["sam", "cpu", 1, 1]]
     md = tmp_path / "summary.md"
     inputs = {name: out[name] for name in names} | {"timing": out["timing"]}

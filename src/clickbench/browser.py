@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from clickbench import tables
+from clickbench import row_io, study, tables
 from clickbench.atomic import write_atomic
 from clickbench.datasets import slug
 from clickbench.outputs import BROWSED_PROTOCOLS
@@ -64,7 +64,7 @@ INDEX = "browser/index.html"
 #: decimals kept for IoUs and scores in the page's data
 DECIMALS = 4
 
-#: drawing: the dimmed grey photo under masks (as :func:`clickbench.figures.overlay`), the
+#: drawing: the dimmed grey photo under masks (as :func:`clickbench.panels.overlay`), the
 #: mask tint, the ground truth's tint and outline, the ignore band's tint
 GREY_FACTOR = 0.75
 MASK_COLOR = (0, 114, 178)
@@ -234,7 +234,7 @@ def sample_payload(
         if protocol not in BROWSED_PROTOCOLS:
             raise ValueError(f"{npz}: the browser shows {BROWSED_PROTOCOLS}, not {protocol!r}")
         traces = load_traces(npz)
-        rows = tables.read_rows([tsv], "")
+        rows = row_io.read_rows([tsv], "")
         for strategy in sorted(set(rows["strategy"])):
             mine = rows[rows["strategy"] == strategy].sort_values("click")
             if protocol in SINGLE_LOOP_PROTOCOLS:
@@ -317,14 +317,14 @@ def sample_file(cls: str, image: str) -> str:
 
 
 # ---------------------------------------------------------------- the table
-def index_payload(rows: pd.DataFrame, settings: tables.Settings, dataset: str) -> dict:
+def index_payload(rows: pd.DataFrame, settings: study.Settings, dataset: str) -> dict:
     """The table of every evaluated sample, from the per-image rows marked with dedup's
-    selection (:func:`clickbench.tables.read_marked_rows`): per sample and run its IoU after
+    selection (:func:`clickbench.row_io.read_marked_rows`): per sample and run its IoU after
     every click (carried forward to the protocol's horizon), its NoC at every threshold
     (multi-click protocols) and SAM's ambiguity gap (``first_click``, ``max_score``: best
     multimask candidate's IoU minus the kept one's)."""
     rows = rows[rows["protocol"].isin(BROWSED_PROTOCOLS)]
-    rows = tables.with_methods(rows.drop(columns=["dataset"], errors="ignore"))
+    rows = study.with_methods(rows.drop(columns=["dataset"], errors="ignore"))
     keys = ["protocol", "model", "strategy"]
     methods, horizon = [], {}
     for (protocol, model, strategy), sub in rows.groupby(keys, sort=True):
@@ -337,7 +337,7 @@ def index_payload(rows: pd.DataFrame, settings: tables.Settings, dataset: str) -
                 "strategy": strategy,
                 "label": f"{protocol}: {sub['method'].iloc[0]}",
                 "clicks": horizon[protocol],
-                "multi_click": protocol in tables.MULTI_CLICK,
+                "multi_click": protocol in study.MULTI_CLICK,
                 "sam": settings.is_sam(model),
             }
         )
@@ -359,7 +359,7 @@ def index_payload(rows: pd.DataFrame, settings: tables.Settings, dataset: str) -
             curve = loop["iou"].to_numpy(dtype=np.float32)
             key = run_key(protocol, model, strategy)
             entry["curves"][key] = _round(curve)
-            if protocol in tables.MULTI_CLICK:
+            if protocol in study.MULTI_CLICK:
                 entry["noc"][key] = [_noc(curve, t, horizon[protocol]) for t in settings.thresholds]
             if protocol == "first_click" and strategy == "max_score":
                 first = loop.iloc[0]

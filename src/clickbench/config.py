@@ -126,6 +126,15 @@ def model_defaults(model_type: str, schema: dict | None = None) -> dict:
     return block
 
 
+def with_defaults(key: str, block: dict | None, schema: dict | None = None) -> dict:
+    """A copy of the top-level config block ``key`` (``metrics``, ``protocols``) with the
+    schema's defaults filled in, for code given a block outside the workflow (a block of a
+    validated config comes back unchanged)."""
+    block = copy.deepcopy(dict(block or {}))
+    _fill_defaults((schema or load_schema())["properties"][key], block)
+    return block
+
+
 def validate_model(spec: dict, name: str = "model", schema: dict | None = None) -> dict:
     """One model block (``models.<name>``), validated and with its defaults filled in, for
     code that builds a model outside the workflow. Raises :class:`ConfigError` naming the key."""
@@ -162,4 +171,5 @@ __all__ = [
     "model_defaults",
     "validate",
     "validate_model",
+    "with_defaults",
 ]

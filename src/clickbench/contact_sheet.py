@@ -67,6 +67,15 @@ def _rows(class_tables: Mapping[str, pd.DataFrame], groups: int, max_copies: int
     return out
 
 
+def _caption_and_save(fig, y: float, caption: str, out_png: Path) -> Path:
+    """``caption`` centred at height ``y`` (figure fraction), then ``fig`` saved to ``out_png``
+    and closed."""
+    fig.text(0.5, y, caption, ha="center", va="center", fontsize=11)
+    fig.savefig(out_png, dpi=DPI)
+    plt.close(fig)
+    return out_png
+
+
 def contact_sheet(
     class_tables: Mapping[str, pd.DataFrame],
     out_png: str | Path,
@@ -84,17 +93,9 @@ def contact_sheet(
     row_h = HEAD_H + CELL_H + LABEL_H + PAD
     if not rows:
         fig = plt.figure(figsize=(6, 1.5), dpi=DPI)
-        fig.text(
-            0.5,
-            0.5,
-            "no groups to show (no class table or every image skipped)",
-            ha="center",
-            va="center",
-            fontsize=11,
+        return _caption_and_save(
+            fig, 0.5, "no groups to show (no class table or every image skipped)", out_png
         )
-        fig.savefig(out_png, dpi=DPI)
-        plt.close(fig)
-        return out_png
     height = PAD + len(rows) * row_h
     canvas = np.full((height, width, 3), 255, np.uint8)
     texts = []  # (x, y, text, colour, weight, size)
@@ -142,18 +143,11 @@ def contact_sheet(
     for x, y, text, colour, weight, size in texts:
         ha = "left" if weight == "bold" and size == 11 else "center"
         ax.text(x, y, text, color=colour, fontsize=size, fontweight=weight, ha=ha, va="bottom")
-    fig.text(
-        0.5,
-        1 - 24 / (height + 50),
+    caption = (
         "Dedup groups: the representative (green frame) and its copies with hash distance d\n"
-        "orange frame: rotation fill; red frame: the image's mask disagrees with its group's",
-        ha="center",
-        va="center",
-        fontsize=11,
+        "orange frame: rotation fill; red frame: the image's mask disagrees with its group's"
     )
-    fig.savefig(out_png, dpi=DPI)
-    plt.close(fig)
-    return out_png
+    return _caption_and_save(fig, 1 - 24 / (height + 50), caption, out_png)
 
 
 __all__ = ["contact_sheet"]

@@ -32,8 +32,11 @@ import numpy as np
 import pandas as pd
 
 from clickbench import metrics, stats
-from clickbench import tables as T
 from clickbench.outputs import PROTOCOL_TABLES
+from clickbench.paired_stats import STAT_COLUMNS, paired
+from clickbench.row_io import mark_selection, records_frame, selected_rows
+from clickbench.study import ALL, Settings, class_groups, curves, study_rows, with_methods
+from clickbench.tables import miou_values, threshold_label
 from clickbench.traces import BOX_PROTOCOL, TRIAL_PROTOCOLS
 
 #: the table names :func:`build_tables` returns, in order
@@ -42,7 +45,7 @@ TABLES = PROTOCOL_TABLES
 
 @dataclass(frozen=True)
 class Plan:
-    """What these tables need from the validated config beyond :class:`tables.Settings`:
+    """What these tables need from the validated config beyond :class:`clickbench.study.Settings`:
     the configured ``box`` models and every protocol's click budget (curve length)."""
 
     box_models: tuple[str, ...] = ()
@@ -84,7 +87,7 @@ class LoopCurves:
 def loop_curves(rows: pd.DataFrame, protocol: str, plan: Plan) -> list[LoopCurves]:
     """Every loop of ``protocol`` by method (sorted), one row per (class, image, trial).
     Step ``j`` (0-based) is the j-th row of the loop in click order (``box``: click j)."""
-    rows = rows if "method" in rows else T.with_methods(rows)
+    rows = rows if "method" in rows else with_methods(rows)
     sub = rows[rows["protocol"] == protocol]
     if not len(sub):
         return []
@@ -94,7 +97,7 @@ def loop_curves(rows: pd.DataFrame, protocol: str, plan: Plan) -> list[LoopCurve
         m = sub[sub["method"] == method].sort_values(
             ["class", "image", "trial", "click"], kind="mergesort"
         )
-        keys, curves = [], {"iou": [], "biou": []}
+        keys, values = [], {"iou": [], "biou": []}
         for key, loop in m.groupby(["class", "image", "trial"], sort=True):
             first = 0 if protocol == BOX_PROTOCOL else 1
             expected = np.arange(first, first + len(loop))
@@ -104,48 +107,38 @@ def loop_curves(rows: pd.DataFrame, protocol: str, plan: Plan) -> list[LoopCurve
                     f"{first}..{first + len(loop) - 1}"
                 )
             keys.append(key)
-            for value in curves:
+            for value in values:
                 v = loop[value].to_numpy(dtype=np.float64)[:horizon]
                 full = np.empty(horizon)
                 full[: len(v)] = v
                 full[len(v) :] = v[-1]
-                curves[value].append(full)
+                values[value].append(full)
         out.append(
             LoopCurves(
                 protocol,
                 method,
                 str(m["model"].iloc[0]),
                 pd.DataFrame(keys, columns=["class", "image", "trial"]),
-                np.asarray(curves["iou"]).reshape(len(keys), horizon),
-                np.asarray(curves["biou"]).reshape(len(keys), horizon),
+                np.asarray(values["iou"]).reshape(len(keys), horizon),
+                np.asarray(values["biou"]).reshape(len(keys), horizon),
             )
         )
     return out
 
 
-def _classes(keys: pd.DataFrame) -> list[tuple[str, np.ndarray]]:
-    classes = keys["class"].to_numpy()
-    return [(T.ALL, np.ones(len(classes), bool))] + [
-        (c, classes == c) for c in sorted(set(classes))
-    ]
-
-
 # ---------------------------------------------------------------- boundary
-def boundary_table(rows: pd.DataFrame, settings: T.Settings) -> pd.DataFrame:
+def boundary_table(rows: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     """mBIoU@k (mean boundary IoU after k clicks, ``metrics.miou_at``) per method of ``noc``
     and ``replay``, overall and per class, on the images of the ``miou`` table; NA where k
     exceeds the protocol's ``max_clicks``."""
     cols = ["protocol", "method", "class", "n"] + [f"mbiou@{k}" for k in settings.miou_at]
     records = []
-    study = T.study_rows(rows)
-    for c in T.curves(T.with_methods(study), settings, value="biou"):
-        for cls, sel in _classes(c.keys):
+    for c in curves(with_methods(study_rows(rows)), settings, value="biou"):
+        for cls, sel in class_groups(c.keys["class"].to_numpy()):
             records.append(
-                [c.protocol, c.method, cls, int(sel.sum())] + T._miou_values(c.ious[sel], settings)
+                [c.protocol, c.method, cls, int(sel.sum())] + miou_values(c.ious[sel], settings)
             )
-    df = pd.DataFrame.from_records(records, columns=cols)
-    df["n"] = df["n"].astype(np.int64)
-    return df
+    return records_frame(records, cols, ints=["n"])
 
 
 # ---------------------------------------------------------------- prompts
@@ -153,7 +146,7 @@ PROMPTS_COLUMNS = ["method", "class", "prompt", "clicks", "n", "miou", "mbiou", 
 NOT_APPLICABLE = "not applicable: the model takes no box prompt"
 
 
-def prompts_table(rows: pd.DataFrame, settings: T.Settings, plan: Plan) -> pd.DataFrame:
+def prompts_table(rows: pd.DataFrame, settings: Settings, plan: Plan) -> pd.DataFrame:
     """Box vs first click vs k clicks, per method, overall and per class.
 
     ``prompt`` is ``box`` (protocol ``box``; ``clicks`` simulated clicks after the box, 0 =
@@ -162,10 +155,10 @@ def prompts_table(rows: pd.DataFrame, settings: T.Settings, plan: Plan) -> pd.Da
     and ``mbiou``: mean IoU and boundary IoU of the kept mask over the method's images. A
     model listed under ``protocols.box`` with rows in other protocols but none in ``box``
     gets one ``box`` row with ``n`` 0, NA values and the note :data:`NOT_APPLICABLE`."""
-    rows = T.with_methods(rows)
+    rows = with_methods(rows)
     records = []
     for c in loop_curves(rows, BOX_PROTOCOL, plan):
-        for cls, sel in _classes(c.keys):
+        for cls, sel in class_groups(c.keys["class"].to_numpy()):
             for k in range(c.iou.shape[1]):
                 records.append(
                     [c.method, cls, "box", k, int(sel.sum())]
@@ -175,12 +168,12 @@ def prompts_table(rows: pd.DataFrame, settings: T.Settings, plan: Plan) -> pd.Da
         ("first_click", "first_click", (1,)),
         ("noc", "clicks", settings.miou_at),
     ):
-        iou = {c.method: c for c in T.curves(rows, settings, protocols=(protocol,))}
-        biou = T.curves(rows, settings, protocols=(protocol,), value="biou")
+        iou = {c.method: c for c in curves(rows, settings, protocols=(protocol,))}
+        biou = curves(rows, settings, protocols=(protocol,), value="biou")
         horizon = settings.horizon(protocol, rows)
         for b in biou:
             c = iou[b.method]
-            for cls, sel in _classes(c.keys):
+            for cls, sel in class_groups(c.keys["class"].to_numpy()):
                 for k in ks:
                     if k > horizon:
                         continue
@@ -192,7 +185,7 @@ def prompts_table(rows: pd.DataFrame, settings: T.Settings, plan: Plan) -> pd.Da
     for model in plan.box_models:
         if model in with_box or model not in set(rows["model"]):
             continue
-        records.append([model, T.ALL, "box", 0, 0, np.nan, np.nan, NOT_APPLICABLE])
+        records.append([model, ALL, "box", 0, 0, np.nan, np.nan, NOT_APPLICABLE])
     df = pd.DataFrame.from_records(records, columns=PROMPTS_COLUMNS)
     order = {"box": 0, "first_click": 1, "clicks": 2}
     df = df.assign(_o=df["prompt"].map(order)).sort_values(
@@ -222,11 +215,11 @@ def _never_matrix(c: LoopCurves, thr: float) -> pd.DataFrame:
 
 
 def _simulator_noc(
-    rows: pd.DataFrame, settings: T.Settings, method: str, horizon: int, thr: float
+    rows: pd.DataFrame, settings: Settings, method: str, horizon: int, thr: float
 ) -> pd.Series:
     """The ``noc`` protocol's per-image NoC@thr of ``method`` within ``horizon`` clicks,
     indexed by (class, image); empty when it has no noc loop that long."""
-    for c in T.curves(rows, settings, protocols=("noc",)):
+    for c in curves(rows, settings, protocols=("noc",)):
         if c.method == method and c.ious.shape[1] >= horizon:
             noc = metrics.noc_per_image(list(c.ious[:, :horizon]), thr, horizon)
             index = pd.MultiIndex.from_frame(c.keys)
@@ -235,7 +228,7 @@ def _simulator_noc(
 
 
 def trials_tables(
-    rows: pd.DataFrame, settings: T.Settings, plan: Plan
+    rows: pd.DataFrame, settings: Settings, plan: Plan
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The ``trials`` and ``trials_per_image`` tables (see the module docstring).
 
@@ -247,8 +240,8 @@ def trials_tables(
     ``noc@t_simulator`` the simulator's NoC@t (``noc``) on the same images within the same
     click budget (NA when ``noc`` did not run that long), and ``nof@t`` the mean NoF@t over
     trials. ``trials_per_image``: per image, ``noc@t_mean`` and ``noc@t_sd`` across trials."""
-    rows = T.with_methods(rows)
-    labels = [T.threshold_label(t) for t in settings.thresholds]
+    rows = with_methods(rows)
+    labels = [threshold_label(t) for t in settings.thresholds]
     cols = ["protocol", "method", "class", "n", "trials", "max_clicks"]
     for lab in labels:
         cols += [f"noc@{lab}", f"noc@{lab}_sd", f"noc@{lab}_min", f"noc@{lab}_max"]
@@ -264,10 +257,7 @@ def trials_tables(
             nevers = {t: _never_matrix(c, t) for t in settings.thresholds}
             sims = {t: _simulator_noc(rows, settings, c.method, horizon, t) for t in mats}
             first = next(iter(mats.values()))
-            classes = first.index.get_level_values(0).to_numpy()
-            groups = [(T.ALL, np.ones(len(classes), bool))]
-            groups += [(cls, classes == cls) for cls in sorted(set(classes))]
-            for cls, sel in groups:
+            for cls, sel in class_groups(first.index.get_level_values(0).to_numpy()):
                 rec = [protocol, c.method, cls, int(sel.sum()), first.shape[1], horizon]
                 for t in settings.thresholds:
                     m = mats[t].to_numpy()[sel]  # images x trials
@@ -289,33 +279,15 @@ def trials_tables(
                     v = mats[t].to_numpy()[i]
                     rec += [float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else np.nan]
                 per_image.append(rec)
-    trials = pd.DataFrame.from_records(records, columns=cols)
-    for col in ("n", "trials", "max_clicks"):
-        trials[col] = trials[col].astype(np.int64)
-    per = pd.DataFrame.from_records(per_image, columns=per_cols)
-    per["trials"] = per["trials"].astype(np.int64)
-    return trials, per
+    trials = records_frame(records, cols, ints=("n", "trials", "max_clicks"))
+    return trials, records_frame(per_image, per_cols, ints=["trials"])
 
 
 # ---------------------------------------------------------------- paired, Holm-corrected
-PROTOCOL_PAIRED_COLUMNS = [
-    "comparison",
-    "a",
-    "b",
-    "measure",
-    "n",
-    "mean_a",
-    "mean_b",
-    "mean_diff",
-    "ci_low",
-    "ci_high",
-    "wilcoxon_p",
-    "holm_p",
-    "note",
-]
+PROTOCOL_PAIRED_COLUMNS = ["comparison", "a", "b", "measure", *STAT_COLUMNS, "holm_p", "note"]
 
 
-def protocol_paired_table(rows: pd.DataFrame, settings: T.Settings, plan: Plan) -> pd.DataFrame:
+def protocol_paired_table(rows: pd.DataFrame, settings: Settings, plan: Plan) -> pd.DataFrame:
     """Paired comparisons between protocols of one method over all images (dedup-selected):
 
     - ``box_vs_first_click``: IoU of the box alone minus IoU after the first click
@@ -325,10 +297,10 @@ def protocol_paired_table(rows: pd.DataFrame, settings: T.Settings, plan: Plan) 
 
     ``wilcoxon_p`` is each test's own p-value, ``holm_p`` Holm's adjustment over every test of
     this table (:func:`clickbench.stats.holm`); the ``note`` of every row says so."""
-    rows = T.with_methods(rows)
+    rows = with_methods(rows)
     tests = []
-    fc = {c.method: c for c in T.curves(rows, settings, protocols=("first_click",))}
-    noc = {c.method: c for c in T.curves(rows, settings, protocols=("noc",))}
+    fc = {c.method: c for c in curves(rows, settings, protocols=("first_click",))}
+    noc = {c.method: c for c in curves(rows, settings, protocols=("noc",))}
     for c in loop_curves(rows, BOX_PROTOCOL, plan):
         ref = fc.get(c.method) or noc.get(c.method)
         if ref is None:
@@ -346,7 +318,7 @@ def protocol_paired_table(rows: pd.DataFrame, settings: T.Settings, plan: Plan) 
                 b = _simulator_noc(rows, settings, c.method, horizon, t)
                 if not len(b):
                     continue
-                lab = T.threshold_label(t)
+                lab = threshold_label(t)
                 tests.append(
                     (
                         f"{protocol}_vs_simulator",
@@ -360,22 +332,21 @@ def protocol_paired_table(rows: pd.DataFrame, settings: T.Settings, plan: Plan) 
     records = []
     for name, a, b, measure, sa, sb in tests:
         records.append(
-            {"comparison": name, "a": a, "b": b, "measure": measure, **T.paired(sa, sb, settings)}
+            {"comparison": name, "a": a, "b": b, "measure": measure, **paired(sa, sb, settings)}
         )
-    df = pd.DataFrame.from_records(records, columns=[c for c in PROTOCOL_PAIRED_COLUMNS])
+    df = records_frame(records, PROTOCOL_PAIRED_COLUMNS, ints=["n"])
     if len(df):
         df["holm_p"] = stats.holm(df["wilcoxon_p"].to_numpy(dtype=np.float64))
         m = int(df["wilcoxon_p"].notna().sum())
         holm = f"holm_p: Holm-corrected over the {m} tests of this table"
         df["note"] = [f"{n}; {holm}" if n else holm for n in df["note"].fillna("")]
-    df["n"] = df["n"].astype(np.int64)
     return df[PROTOCOL_PAIRED_COLUMNS]
 
 
 # ---------------------------------------------------------------- all of them
 def build_tables(
     rows: pd.DataFrame,
-    settings: T.Settings,
+    settings: Settings,
     plan: Plan,
     flags: pd.DataFrame | None = None,
 ) -> dict[str, pd.DataFrame]:
@@ -383,8 +354,8 @@ def build_tables(
     ``flags`` as :func:`clickbench.tables.build_tables`)."""
     rows = rows.drop(columns=["dataset"], errors="ignore")
     if flags is not None or "selected" not in rows:
-        rows = T.mark_selection(rows, flags)
-    main = T.selected_rows(rows)
+        rows = mark_selection(rows, flags)
+    main = selected_rows(rows)
     trials, per_image = trials_tables(main, settings, plan)
     return {
         "boundary": boundary_table(main, settings),
@@ -445,10 +416,7 @@ def timing_table(paths: Iterable[str | Path]) -> pd.DataFrame:
                 float(calls.median()) if len(calls) else np.nan,
             ]
         )
-    out = pd.DataFrame.from_records(records, columns=TIMING_TABLE_COLUMNS)
-    for col in ("images", "encoded", "calls"):
-        out[col] = out[col].astype(np.int64)
-    return out
+    return records_frame(records, TIMING_TABLE_COLUMNS, ints=("images", "encoded", "calls"))
 
 
 __all__ = [

@@ -1,7 +1,7 @@
 """``summary.md``: the headline numbers in plain Markdown, for readers who skip the HTML report.
 
 Built from the aggregate tables of :mod:`clickbench.tables` (read back with
-:func:`clickbench.tables.read_table`), plus, when given, the dedup tables and the run's
+:func:`clickbench.row_io.read_table`), plus, when given, the dedup tables and the run's
 ``provenance.yaml``. Numbers are rounded for reading (3 decimals; p-values 2 significant
 digits); the TSV tables hold the full values.
 """
@@ -9,13 +9,14 @@ digits); the TSV tables hold the full values.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from clickbench import protocol_tables, tables
+from clickbench import protocol_tables, row_io, tables
+from clickbench.study import ALL
 
 
 def _num(x, digits: int = 3) -> str:
@@ -49,6 +50,34 @@ def markdown_table(df: pd.DataFrame, digits: int = 3) -> str:
     return "\n".join(lines)
 
 
+def _overall(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``table`` aggregated over every class (``class`` :data:`ALL`)."""
+    return table[table["class"] == ALL] if len(table) else table
+
+
+def _prefixed(table: pd.DataFrame, *prefixes: str) -> list[str]:
+    """The columns of ``table`` whose names start with one of ``prefixes``, in order."""
+    return [c for c in table.columns if c.startswith(prefixes)]
+
+
+def _table_section(
+    title: str,
+    rows: pd.DataFrame,
+    empty: str,
+    text: str,
+    columns: list[str],
+    digits: int = 3,
+    floats: Iterable[str] = (),
+) -> list[str]:
+    """A section: ``title``, then ``text`` and the ``columns`` of ``rows`` as a table (its ``n``
+    column titled ``images``, ``floats`` shown as floats), or ``empty`` when there are no rows."""
+    out = [f"## {title}", ""]
+    if not len(rows):
+        return out + [empty, ""]
+    table = _floats(rows[columns], floats).rename(columns={"n": "images"})
+    return out + [text, "", markdown_table(table, digits), ""]
+
+
 def _study(describe: pd.DataFrame, paired: pd.DataFrame) -> list[str]:
     out = ["## The study's comparison", ""]
     study = describe[describe["study"] == 1] if len(describe) else describe
@@ -66,7 +95,7 @@ def _study(describe: pd.DataFrame, paired: pd.DataFrame) -> list[str]:
         "",
     ]
     pairs = (
-        paired[(paired["comparison"] == "study") & (paired["class"] == tables.ALL)]
+        paired[(paired["comparison"] == "study") & (paired["class"] == ALL)]
         if len(paired)
         else paired
     )
@@ -85,7 +114,7 @@ def _study(describe: pd.DataFrame, paired: pd.DataFrame) -> list[str]:
 
 def _ambiguity(ambiguity: pd.DataFrame, paired: pd.DataFrame) -> list[str]:
     out = ["## SAM's ambiguity: the mask it keeps vs the best of its three", ""]
-    rows = ambiguity[ambiguity["class"] == tables.ALL] if len(ambiguity) else ambiguity
+    rows = _overall(ambiguity)
     if not len(rows):
         return out + ["No SAM first-click or replay results in this run.", ""]
     for r in rows.itertuples(index=False):
@@ -100,15 +129,13 @@ def _ambiguity(ambiguity: pd.DataFrame, paired: pd.DataFrame) -> list[str]:
             )
             + "."
         )
-    pairs = paired[
-        (paired["comparison"] == "oracle_vs_max_score") & (paired["class"] == tables.ALL)
-    ]
+    pairs = paired[(paired["comparison"] == "oracle_vs_max_score") & (paired["class"] == ALL)]
     for r in pairs.itertuples(index=False):
         out.append(
             f"- {r.a} minus {r.b}: 95% bootstrap interval {_num(r.ci_low)} to {_num(r.ci_high)}, "
             f"Wilcoxon p = {_p(r.wilcoxon_p)}."
         )
-    worst = ambiguity[ambiguity["class"] != tables.ALL].sort_values(
+    worst = ambiguity[ambiguity["class"] != ALL].sort_values(
         ["gap", "class"], ascending=[False, True]
     )
     if len(worst):
@@ -118,43 +145,31 @@ def _ambiguity(ambiguity: pd.DataFrame, paired: pd.DataFrame) -> list[str]:
 
 
 def _noc(noc: pd.DataFrame) -> list[str]:
-    out = ["## Clicks needed (noc protocol)", ""]
-    rows = noc[noc["class"] == tables.ALL] if len(noc) else noc
-    if not len(rows):
-        return out + ["No noc-protocol results in this run.", ""]
-    cols = ["method", "n", "max_clicks"] + [
-        c for c in noc.columns if c.startswith(("noc@", "nof@"))
-    ]
-    out += [
+    return _table_section(
+        "Clicks needed (noc protocol)",
+        _overall(noc),
+        "No noc-protocol results in this run.",
         "NoC@t: mean number of clicks to reach IoU t (the click limit when never); NoF@t: images "
         "that never reach it.",
-        "",
-        markdown_table(rows[cols].rename(columns={"n": "images"}), digits=2),
-        "",
-    ]
-    return out
+        ["method", "n", "max_clicks", *_prefixed(noc, "noc@", "nof@")],
+        digits=2,
+    )
 
 
 def _multiclick(multiclick: pd.DataFrame) -> list[str]:
-    out = ["## Multi-click SAM", ""]
-    if not len(multiclick):
-        return out + ["No multi-click SAM results in this run.", ""]
-    cols = ["protocol", "method", "n"] + [
-        c for c in multiclick.columns if c.startswith(("miou@", "noc@"))
-    ]
-    out += [
+    return _table_section(
+        "Multi-click SAM",
+        multiclick,
+        "No multi-click SAM results in this run.",
         "mIoU after k clicks: `replay` gives SAM RITM's clicks 1..k; `noc` lets SAM run its own "
         "loop with each mask-selection strategy (RITM's own loop as the reference row).",
-        "",
-        markdown_table(multiclick[cols].rename(columns={"n": "images"})),
-        "",
-    ]
-    return out
+        ["protocol", "method", "n", *_prefixed(multiclick, "miou@", "noc@")],
+    )
 
 
 def _selection(selection: pd.DataFrame) -> list[str]:
     out = ["## Dedup vs the study's index rule", ""]
-    rows = selection[selection["class"] == tables.ALL] if len(selection) else selection
+    rows = _overall(selection)
     if not len(rows):
         return out + ["No study-view results to compare the two selections on.", ""]
     if not (rows["index_n"] > 0).any():
@@ -178,9 +193,7 @@ def _selection(selection: pd.DataFrame) -> list[str]:
             f"{_count(r.index_not_representative)} not their group's representative, "
             f"{r.both_n} in both selections): index minus dedup {_num(r.index_minus_dedup)}."
         )
-    per_class = selection[
-        (selection["class"] != tables.ALL) & selection["index_minus_dedup"].notna()
-    ]
+    per_class = selection[(selection["class"] != ALL) & selection["index_minus_dedup"].notna()]
     if len(per_class):
         w = (
             per_class.assign(size=per_class["index_minus_dedup"].abs())
@@ -197,19 +210,16 @@ def _selection(selection: pd.DataFrame) -> list[str]:
 
 
 def _boundary(boundary: pd.DataFrame) -> list[str]:
-    out = ["## Boundary IoU", ""]
-    rows = boundary[boundary["class"] == tables.ALL] if len(boundary) else boundary
-    if not len(rows):
-        return out + ["No multi-click results in this run.", ""]
-    cols = ["protocol", "method", "n"] + [c for c in boundary.columns if c.startswith("mbiou@")]
-    out += [
+    mbiou = _prefixed(boundary, "mbiou@")
+    return _table_section(
+        "Boundary IoU",
+        _overall(boundary),
+        "No multi-click results in this run.",
         "Mean boundary IoU after k clicks (Cheng et al., 2021: IoU of the masks' boundary "
         "bands, 2% of the image diagonal wide), beside the mIoU above.",
-        "",
-        markdown_table(_floats(rows[cols], cols[3:]).rename(columns={"n": "images"})),
-        "",
-    ]
-    return out
+        ["protocol", "method", "n", *mbiou],
+        floats=mbiou,
+    )
 
 
 def _floats(df: pd.DataFrame, columns) -> pd.DataFrame:
@@ -218,25 +228,23 @@ def _floats(df: pd.DataFrame, columns) -> pd.DataFrame:
 
 
 def _prompts(prompts: pd.DataFrame) -> list[str]:
-    out = ["## Box vs first click vs k clicks", ""]
-    rows = prompts[prompts["class"] == tables.ALL] if len(prompts) else prompts
-    if not len(rows) or not (rows["prompt"] == "box").any():
-        return out + ["No box-protocol results in this run.", ""]
-    shown = rows[["method", "prompt", "clicks", "n", "miou", "mbiou", "note"]]
-    out += [
+    rows = _overall(prompts)
+    with_box = len(rows) and (rows["prompt"] == "box").any()
+    return _table_section(
+        "Box vs first click vs k clicks",
+        rows if with_box else rows.iloc[:0],
+        "No box-protocol results in this run.",
         "Mean IoU and boundary IoU of the kept mask: the ground-truth box alone (`box`, 0 "
         "clicks) and with k simulated clicks after it, RITM's first click alone, and k clicks "
         "of the model's own simulated loop.",
-        "",
-        markdown_table(_floats(shown, ["miou", "mbiou"]).rename(columns={"n": "images"})),
-        "",
-    ]
-    return out
+        ["method", "prompt", "clicks", "n", "miou", "mbiou", "note"],
+        floats=["miou", "mbiou"],
+    )
 
 
 def _trials(trials: pd.DataFrame, paired: pd.DataFrame) -> list[str]:
     out = ["## Random and perturbed clicks: NoC over trials", ""]
-    rows = trials[trials["class"] == tables.ALL] if len(trials) else trials
+    rows = _overall(trials)
     if not len(rows):
         return out + ["No random_clicks or perturbed results in this run.", ""]
     labels = [c[4:] for c in trials.columns if c.startswith("noc@") and c.count("_") == 0]
@@ -355,14 +363,14 @@ def write(
     :data:`clickbench.protocol_tables.TABLES` may be absent from ``table_paths``;
     ``browser``: see :func:`render`)."""
     tabs = {
-        name: tables.read_table(table_paths[name])
+        name: row_io.read_table(table_paths[name])
         for name in tables.TABLES
         if name != "selection" or name in table_paths
     }
     for name in protocol_tables.TABLES:
         if name in table_paths:
-            tabs[name] = tables.read_table(table_paths[name])
-    timing = tables.read_table(timing_path) if timing_path else None
+            tabs[name] = row_io.read_table(table_paths[name])
+    timing = row_io.read_table(timing_path) if timing_path else None
     extra = {}
     for title, p in (extra_paths or {}).items():
         extra[title] = pd.read_csv(p, sep="\t", dtype=str, keep_default_na=False)
