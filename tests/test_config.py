@@ -81,15 +81,16 @@ def test_workflow_stops_at_startup_naming_the_key(tmp_path):
     assert not (Path(tmp_path) / "results").exists()
 
 
-def test_defaults_of_a_block_are_the_schemas():
-    """config.defaults gives library code called with a partial block the schema's values."""
+def test_a_partial_block_gets_the_schemas_defaults():
+    """config.with_defaults gives library code called with a partial block the schema's
+    values, at any depth, and keeps what the block sets."""
     from clickbench import config as cbconfig
 
     schema = cbconfig.load_schema()
-    dedup = cbconfig.defaults("dedup")
+    dedup = cbconfig.with_defaults("dedup", {})
     props = schema["properties"]["dedup"]["properties"]
     assert dedup == {k: v["default"] for k, v in props.items() if "default" in v}
     assert dedup["method"] == "phash" and dedup["index_step"] == 20
-    demo = cbconfig.defaults("dataset", "demo")
-    assert (demo["originals"], demo["copies"], demo["seed"]) == (3, 5, 0)
-    assert cbconfig.defaults("dataset")["images_dir"] == "images"
+    demo = cbconfig.with_defaults(("dataset", "demo"), {"copies": 2})
+    assert (demo["originals"], demo["copies"], demo["seed"]) == (3, 2, 0)
+    assert cbconfig.with_defaults("dataset", {})["images_dir"] == "images"

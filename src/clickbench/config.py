@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -102,18 +103,6 @@ def validate(config: dict, schema: dict | None = None) -> dict:
     return config
 
 
-def defaults(*keys: str, schema: dict | None = None) -> dict:
-    """The schema's defaults of the config block at ``keys``, e.g. ``defaults("dedup")`` or
-    ``defaults("dataset", "demo")``: for library code called with a partial block (a test, a
-    script) to merge under it, ``{**defaults("dedup"), **block}``, instead of restating them."""
-    sub = schema or load_schema()
-    for key in keys:
-        sub = sub["properties"][key]
-    block: dict = {}
-    _fill_defaults(sub, block)
-    return block
-
-
 def _model_schema(schema: dict | None = None) -> dict:
     return (schema or load_schema())["properties"]["models"]["additionalProperties"]
 
@@ -126,12 +115,17 @@ def model_defaults(model_type: str, schema: dict | None = None) -> dict:
     return block
 
 
-def with_defaults(key: str, block: dict | None, schema: dict | None = None) -> dict:
-    """A copy of the top-level config block ``key`` (``metrics``, ``protocols``) with the
-    schema's defaults filled in, for code given a block outside the workflow (a block of a
-    validated config comes back unchanged)."""
+def with_defaults(
+    key: str | tuple[str, ...], block: Mapping | None, schema: dict | None = None
+) -> dict:
+    """A copy of the config block ``key`` (``"metrics"``, ``"dedup"``, or a path such as
+    ``("dataset", "demo")``) with the schema's defaults filled in, for code given a block
+    outside the workflow (a block of a validated config comes back unchanged)."""
+    sub = schema or load_schema()
+    for k in (key,) if isinstance(key, str) else key:
+        sub = sub["properties"][k]
     block = copy.deepcopy(dict(block or {}))
-    _fill_defaults((schema or load_schema())["properties"][key], block)
+    _fill_defaults(sub, block)
     return block
 
 

@@ -84,7 +84,7 @@ JPEG_PARAMS = [cv2.IMWRITE_JPEG_QUALITY, 92]
 # ----------------------------------------------------------------------------- configuration
 def _settings(demo_cfg: Mapping | None) -> dict:
     """The ``dataset.demo`` block with the schema's defaults (species: all of the demo's)."""
-    cfg = {**config.defaults("dataset", "demo"), **(demo_cfg or {})}
+    cfg = config.with_defaults(("dataset", "demo"), demo_cfg)
     return {
         "seed": int(cfg["seed"]),
         "species": list(cfg.get("species") or DEFAULT_SPECIES),

@@ -371,7 +371,7 @@ def scan_coco(root: Path, cfg: dict, stray: list[Stray]) -> list[Sample]:
     if not cfg.get("annotations"):
         raise BadInputError(root, "layout coco_json needs dataset.annotations (the JSON file)")
     path = root / cfg["annotations"]
-    img_dir = root / {**config.defaults("dataset"), **cfg}["images_dir"]
+    img_dir = root / config.with_defaults("dataset", cfg)["images_dir"]
     index = coco_index(path)
     crowd = 0
     samples = []

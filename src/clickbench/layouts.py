@@ -209,7 +209,7 @@ def _scan_benchmark(root: Path, layout: str, name: str, stray: list[Stray]) -> l
 
 def _scan_generic(root: Path, cfg: dict, stray: list[Stray]) -> list[Sample]:
     _require_dir(root, "dataset")
-    cfg = {**config.defaults("dataset"), **cfg}
+    cfg = config.with_defaults("dataset", cfg)
     img_dir = root / cfg["images_dir"]
     mask_dir = root / cfg["masks_dir"]
     suffix = cfg["mask_suffix"]

@@ -95,7 +95,7 @@ def dedup_class(
     ``on_bad_input="error"``; under ``"skip"`` the sample gets ``status = skipped``, its
     ``problem``, ``group = 0`` and is never selected. Rows are sorted by file number.
     """
-    cfg = {**config.defaults("dedup"), **(dedup_cfg or {})}
+    cfg = config.with_defaults("dedup", dedup_cfg)
     method = cfg["method"]
     if method not in METHODS:
         raise ValueError(f"dedup.method must be one of {METHODS}, got {method!r}")
