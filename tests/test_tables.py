@@ -314,7 +314,25 @@ def test_paired_study_comparison_and_bootstrap(built):
     # negative ranks W- = 1 + 2 = 3; exact two-sided p = 2 * P(W <= 3) = 2 * 5/64
     # (subsets of {1..6} with rank sum <= 3: {}, {1}, {2}, {3}, {1,2})
     assert overall["wilcoxon_p"] == pytest.approx(2 * 5 / 64)
-    assert overall["note"] == ""
+    m = int(p["wilcoxon_p"].notna().sum())
+    assert overall["note"] == f"holm_p: Holm-corrected over the {m} tests of this table"
+
+
+def test_paired_is_holm_corrected_over_all_its_tests(built):
+    """paired.tsv holds one test per comparison and class: its p-values are adjusted together
+    (Holm), the raw ones kept beside them, and every row says over how many."""
+    p = built["paired"]
+    assert list(p.columns[-3:]) == ["wilcoxon_p", "holm_p", "note"]
+    tested = p[p["wilcoxon_p"].notna()]
+    assert len(tested) >= 4
+    np.testing.assert_allclose(p["holm_p"], stats.holm(p["wilcoxon_p"]))
+    assert (tested["holm_p"] >= tested["wilcoxon_p"]).all()
+    # the smallest p-value is multiplied by the number of tests (Holm's first step)
+    first = tested["wilcoxon_p"].idxmin()
+    assert p.loc[first, "holm_p"] == pytest.approx(
+        min(1.0, len(tested) * p.loc[first, "wilcoxon_p"])
+    )
+    assert p["note"].str.contains(f"Holm-corrected over the {len(tested)} tests").all()
 
 
 def test_paired_oracle_vs_max_score(built):

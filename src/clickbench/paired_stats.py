@@ -2,7 +2,8 @@
 
 The mean difference, its bootstrap interval and the Wilcoxon signed-rank p-value
 (:mod:`clickbench.stats`), overall and per class, for the comparisons :func:`comparisons`
-finds in the rows; :mod:`clickbench.protocol_tables` uses :func:`paired` for its own.
+finds in the rows, and Holm's adjustment over every test of the table (:func:`with_holm`);
+:mod:`clickbench.protocol_tables` uses :func:`paired` and :func:`with_holm` for its own.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from clickbench.traces import DRIVING_STRATEGY
 
 #: the statistics of one comparison (:func:`paired`, before its ``note``), in table order
 STAT_COLUMNS = ["n", "mean_a", "mean_b", "mean_diff", "ci_low", "ci_high", "wilcoxon_p"]
-PAIRED_COLUMNS = ["comparison", "a", "b", "class", *STAT_COLUMNS, "note"]
+PAIRED_COLUMNS = ["comparison", "a", "b", "class", *STAT_COLUMNS, "holm_p", "note"]
 
 
 def comparisons(
@@ -89,9 +90,23 @@ def paired(a: pd.Series, b: pd.Series, settings: Settings) -> dict:
     }
 
 
+def with_holm(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` (one paired test per row, ``wilcoxon_p``) with ``holm_p``: Holm's adjustment
+    over every test of the table (:func:`clickbench.stats.holm`; rows without a test stay
+    NA and do not count), each row's ``note`` saying over how many."""
+    df = df.copy()
+    df["holm_p"] = stats.holm(df["wilcoxon_p"].to_numpy(dtype=np.float64))
+    if len(df):
+        m = int(df["wilcoxon_p"].notna().sum())
+        holm = f"holm_p: Holm-corrected over the {m} tests of this table"
+        df["note"] = [f"{n}; {holm}" if n else holm for n in df["note"].fillna("")]
+    return df
+
+
 def paired_table(rows: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     """Paired comparisons (see :func:`comparisons`) overall and per class: ``mean_diff`` is
-    the mean over images of ``IoU_a - IoU_b``."""
+    the mean over images of ``IoU_a - IoU_b``; the table's p-values Holm-corrected
+    together (:func:`with_holm`): it holds one test per comparison and class."""
     rows = with_methods(rows)
     k = kept(rows, settings)
     records = []
@@ -111,7 +126,14 @@ def paired_table(rows: pd.DataFrame, settings: Settings) -> pd.DataFrame:
                     **paired(sa, sb, settings),
                 }
             )
-    return records_frame(records, PAIRED_COLUMNS, ints=["n"])
+    return with_holm(records_frame(records, PAIRED_COLUMNS, ints=["n"]))[PAIRED_COLUMNS]
 
 
-__all__ = ["PAIRED_COLUMNS", "STAT_COLUMNS", "comparisons", "paired", "paired_table"]
+__all__ = [
+    "PAIRED_COLUMNS",
+    "STAT_COLUMNS",
+    "comparisons",
+    "paired",
+    "paired_table",
+    "with_holm",
+]

@@ -31,9 +31,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from clickbench import metrics, stats
+from clickbench import metrics
 from clickbench.outputs import PROTOCOL_TABLES
-from clickbench.paired_stats import STAT_COLUMNS, paired
+from clickbench.paired_stats import STAT_COLUMNS, paired, with_holm
 from clickbench.row_io import mark_selection, records_frame, selected_rows
 from clickbench.study import ALL, Settings, class_groups, curves, study_rows, with_methods
 from clickbench.tables import miou_values, threshold_label
@@ -334,13 +334,9 @@ def protocol_paired_table(rows: pd.DataFrame, settings: Settings, plan: Plan) ->
         records.append(
             {"comparison": name, "a": a, "b": b, "measure": measure, **paired(sa, sb, settings)}
         )
-    df = records_frame(records, PROTOCOL_PAIRED_COLUMNS, ints=["n"])
-    if len(df):
-        df["holm_p"] = stats.holm(df["wilcoxon_p"].to_numpy(dtype=np.float64))
-        m = int(df["wilcoxon_p"].notna().sum())
-        holm = f"holm_p: Holm-corrected over the {m} tests of this table"
-        df["note"] = [f"{n}; {holm}" if n else holm for n in df["note"].fillna("")]
-    return df[PROTOCOL_PAIRED_COLUMNS]
+    return with_holm(records_frame(records, PROTOCOL_PAIRED_COLUMNS, ints=["n"]))[
+        PROTOCOL_PAIRED_COLUMNS
+    ]
 
 
 # ---------------------------------------------------------------- all of them

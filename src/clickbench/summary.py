@@ -103,7 +103,7 @@ def _study(describe: pd.DataFrame, paired: pd.DataFrame) -> list[str]:
         out.append(
             f"- {r.a} minus {r.b}, paired over {r.n} images: mean difference "
             f"{_num(r.mean_diff)} (95% bootstrap interval {_num(r.ci_low)} to {_num(r.ci_high)}), "
-            f"Wilcoxon signed-rank p = {_p(r.wilcoxon_p)}"
+            f"Wilcoxon signed-rank p = {_p(r.wilcoxon_p)}, Holm-corrected p = {_p(r.holm_p)}"
             + (f" ({r.note})" if r.note else "")
             + "."
         )
@@ -133,7 +133,7 @@ def _ambiguity(ambiguity: pd.DataFrame, paired: pd.DataFrame) -> list[str]:
     for r in pairs.itertuples(index=False):
         out.append(
             f"- {r.a} minus {r.b}: 95% bootstrap interval {_num(r.ci_low)} to {_num(r.ci_high)}, "
-            f"Wilcoxon p = {_p(r.wilcoxon_p)}."
+            f"Wilcoxon p = {_p(r.wilcoxon_p)}, Holm-corrected p = {_p(r.holm_p)}."
         )
     worst = ambiguity[ambiguity["class"] != ALL].sort_values(
         ["gap", "class"], ascending=[False, True]
