@@ -203,18 +203,24 @@ def selected_pairs():
     ]
 
 
-def per_image_tsvs(wildcards):
+def run_keys():
+    """(protocol, model, class slug, image) of every per-image result the tables read."""
     pairs = selected_pairs()
     return [
-        f"{R}/runs/{p}/{m}/{slug}/{image}.tsv"
+        (p, m, slug, image)
         for m in MODELS
         for p in protocols_of(m)
         for slug, image in pairs
     ]
 
 
+def per_image_tsvs(wildcards):
+    return [f"{R}/runs/{p}/{m}/{slug}/{image}.tsv" for p, m, slug, image in run_keys()]
+
+
 def per_image_npzs(wildcards):
-    return [t[: -len(".tsv")] + ".npz" for t in per_image_tsvs(wildcards)]
+    """Aligned with run_keys() (example_figures passes both)."""
+    return [f"{R}/runs/{p}/{m}/{slug}/{image}.npz" for p, m, slug, image in run_keys()]
 
 
 def checkpoint_paths():

@@ -97,6 +97,7 @@ rule example_figures:
     conda:
         "../envs/base.yaml"
     params:
+        trace_keys=lambda w: run_keys(),
         dataset=DATASET["name"],
         samples=lambda w: [
             {

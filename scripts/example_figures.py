@@ -4,7 +4,8 @@ Reads the per-image TSVs and dedup tables itself (clickbench.row_io.read_marked_
 aggregate does) so that it runs beside aggregate instead of after it.
 
 input: rows (the per-image TSVs), dedup (the per-class dedup tables), traces (the per-image
-.npz); params: dataset, samples (dicts cls, image, slug, image_path, mask_path, layout),
+.npz); params: trace_keys (aligned with input.traces: protocol, model, class slug, image),
+dataset, samples (dicts cls, image, slug, image_path, mask_path, layout),
 metrics, protocols, models; output: one PNG per image figure of clickbench.outputs.FIGURES.
 """
 
@@ -28,7 +29,7 @@ figures.write_all(
     {},
     settings,
     snakemake.params.samples,
-    list(snakemake.input.traces),
+    dict(zip(map(tuple, snakemake.params.trace_keys), snakemake.input.traces, strict=True)),
     outputs,
 )
 for name, paths in outputs.items():

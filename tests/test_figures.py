@@ -65,7 +65,7 @@ def save(root, protocol, model, cls, image, trace, strategies):
 def make_run(root, models=("ritm", "sam", "grabcut")):
     """Images, masks, TSVs and traces for 3 species x 2 images; returns what the figures need."""
     rng = np.random.default_rng(0)
-    samples, tsvs, npzs = [], [], []
+    samples, tsvs, npzs = [], [], {}  # npzs: (protocol, model, class slug, image) -> .npz
     for s_i, cls in enumerate(SPECIES):
         for i_i, image in enumerate(["00001", "00021"]):
             gt = ellipse(45 + i_i * 5, 60 + s_i * 4, 18 + s_i * 3, 34 - i_i * 4)
@@ -112,7 +112,7 @@ def make_run(root, models=("ritm", "sam", "grabcut")):
                         bious=ious / 2,
                     )
                     npz, tsv = save(root, "noc", model, cls, image, trace, ["max_score"])
-                    npzs.append(npz)
+                    npzs["noc", model, slug(cls), image] = npz
                     tsvs.append(tsv)
             if "sam" in models:
                 part = ellipse(cy, cx + 10, 8, 12)
@@ -132,7 +132,7 @@ def make_run(root, models=("ritm", "sam", "grabcut")):
                 )
                 strategies = ["max_score", "oracle"]
                 npz, tsv = save(root, "first_click", "sam", cls, image, trace, strategies)
-                npzs.append(npz)
+                npzs["first_click", "sam", slug(cls), image] = npz
                 tsvs.append(tsv)
     settings = study.Settings.from_config(METRICS, PROTOCOLS, {m: MODELS[m] for m in models})
     per_image = row_io.read_rows(tsvs, "fish")
@@ -210,7 +210,7 @@ def test_image_grids_laid_out_once_match_matplotlibs_own_two_pass_save(
 
 def test_trace_loop_finds_the_shared_loop(written):
     *_, npzs, _ = written
-    traces = load_traces(next(p for p in npzs if "first_click" in p.parts))
+    traces = load_traces(next(p for key, p in npzs.items() if key[0] == "first_click"))
     for strategy in ("max_score", "oracle", "single"):
         assert panels.trace_loop(traces, strategy) is traces["max_score"]
     assert traces["max_score"].masks.shape == (1, 3, H, W)
@@ -255,7 +255,7 @@ def test_with_no_rows_every_figure_is_a_placeholder(tmp_path):
         **tables.build_tables(rows, settings),
         **protocol_tables.build_tables(rows, settings, plan),
     }
-    figures.write_all(rows, built, settings, [], [], out)
+    figures.write_all(rows, built, settings, [], {}, out)
     for paths in out.values():
         assert all(p.stat().st_size > 1000 for p in paths)
 
@@ -299,11 +299,15 @@ def _dedup_tables(root, not_selected=()):
 
 def test_example_figures_script_draws_the_panels_from_the_per_image_tsvs(written, tmp_path):
     root, per_image, built, settings, samples, npzs, _ = written
-    tsvs = [str(p.with_suffix(".tsv")) for p in npzs]
-    inputs = {"rows": tsvs, "dedup": _dedup_tables(tmp_path), "traces": [str(p) for p in npzs]}
+    tsvs = [str(p.with_suffix(".tsv")) for p in npzs.values()]
+    inputs = {
+        "rows": tsvs,
+        "dedup": _dedup_tables(tmp_path),
+        "traces": list(map(str, npzs.values())),
+    }
     examples = [name for name, kind in FIGURES.items() if kind == "image"]
     outputs = {name: str(tmp_path / "fig" / f"{name}.png") for name in examples}
-    params = {"dataset": "fish", "samples": samples}
+    params = {"trace_keys": list(npzs), "dataset": "fish", "samples": samples}
     params |= {"metrics": METRICS, "protocols": PROTOCOLS, "models": MODELS}
     run_script("example_figures.py", tmp_path, inputs, outputs, params)
     for name, path in outputs.items():
@@ -313,7 +317,7 @@ def test_example_figures_script_draws_the_panels_from_the_per_image_tsvs(written
 
 def test_example_figures_leave_out_the_images_dedup_did_not_select(written, tmp_path):
     _, per_image, built, settings, samples, npzs, _ = written
-    tsvs = [str(p.with_suffix(".tsv")) for p in npzs]
+    tsvs = [str(p.with_suffix(".tsv")) for p in npzs.values()]
     dropped = (SPECIES[0], "00001")
     rows, _ = row_io.read_marked_rows(tsvs, "fish", _dedup_tables(tmp_path, [dropped]))
     shown = panels.build_grid_rows(

@@ -36,12 +36,14 @@ def write_all(
     tables_: Mapping[str, pd.DataFrame],
     settings: study.Settings,
     samples: Sequence[Mapping],
-    trace_paths: Sequence[str | Path],
+    traces: Mapping[panels.TraceKey, str | Path],
     outputs: Mapping[str, Sequence[str | Path]],
     grid_rows: int = 9,
     ambiguity_rows: int = 4,
 ) -> None:
-    """Write every figure named in ``outputs`` (name -> paths, e.g. a PNG and an SVG)."""
+    """Write every figure named in ``outputs`` (name -> paths, e.g. a PNG and an SVG).
+    ``traces``: each per-image ``.npz``, keyed (protocol, model, class slug, image) by the
+    workflow that named it (the image panels load theirs)."""
     rows = rows.drop(columns=["dataset"], errors="ignore")
     rows = study.with_methods(study.study_rows(rows))
     for name, paths in outputs.items():
@@ -59,11 +61,11 @@ def write_all(
             plots.noc_bars(tables_["noc"], paths)
         elif name == "grid":
             panels.grid(
-                panels.build_grid_rows(rows, settings, samples, trace_paths, grid_rows), paths
+                panels.build_grid_rows(rows, settings, samples, traces, grid_rows), paths
             )
         elif name == "ambiguity_masks":
             panels.ambiguity(
-                panels.build_ambiguity_rows(rows, samples, trace_paths, ambiguity_rows), paths
+                panels.build_ambiguity_rows(rows, samples, traces, ambiguity_rows), paths
             )
         else:
             raise ValueError(f"unknown figure {name!r}; known: {', '.join(FIGURES)}")

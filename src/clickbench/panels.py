@@ -29,6 +29,9 @@ from clickbench import study  # noqa: E402
 from clickbench.plots import RC, as_paths, empty_figure, method_label, save  # noqa: E402
 from clickbench.traces import DRIVING_STRATEGY, Trace, load_traces  # noqa: E402
 
+#: a per-image trace file's key: (protocol, model, class slug, image id), as the rules name it
+TraceKey = tuple[str, str, str, str]
+
 #: the ground truth's outline drawn over every mask panel
 GT_OUTLINE = "#F0E442"
 
@@ -278,15 +281,6 @@ def ambiguity_choices(rows: pd.DataFrame, n: int = 4) -> list[tuple[str, str, st
 
 
 # ---------------------------------------------------------------- tying it together
-def trace_index(paths: Sequence[str | Path]) -> dict[tuple[str, str, str, str], Path]:
-    """``.../runs/<protocol>/<model>/<class_slug>/<image>.npz`` -> (protocol, model, slug, image)."""
-    out = {}
-    for p in paths:
-        p = Path(p)
-        out[(p.parts[-4], p.parts[-3], p.parts[-2], p.stem)] = p
-    return out
-
-
 def _load_sample(sample: Mapping) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     from clickbench import datasets
 
@@ -314,14 +308,14 @@ def build_grid_rows(
     rows: pd.DataFrame,
     settings: study.Settings,
     samples: Sequence[Mapping],
-    trace_paths: Sequence[str | Path],
+    traces: Mapping[TraceKey, str | Path],
     max_rows: int = 9,
 ) -> list[Row]:
+    """The example grid's rows; ``traces``: (protocol, model, class slug, image) -> .npz."""
     rows = rows if "method" in rows else study.with_methods(rows)
     methods = grid_methods(rows, settings)
     k = study.kept(rows, settings)
     by_id = {(s["cls"], s["image"]): s for s in samples}
-    index = trace_index(trace_paths)
     out = []
     for cls, image in grid_choices(k, methods, max_rows):
         sample = by_id.get((cls, image))
@@ -338,7 +332,7 @@ def build_grid_rows(
             ]
             step = int(kk["clicks"].iloc[0])
             r = _step_row(rows, protocol, method, cls, image, step)
-            path = index.get((protocol, r["model"], sample["slug"], image))
+            path = traces.get((protocol, r["model"], sample["slug"], image))
             if path is None:
                 continue
             loop = trace_loop(load_traces(path), r["strategy"])
@@ -362,14 +356,14 @@ def build_grid_rows(
 
 
 def build_ambiguity_rows(
-    rows: pd.DataFrame, samples: Sequence[Mapping], trace_paths: Sequence[str | Path], n: int = 4
+    rows: pd.DataFrame, samples: Sequence[Mapping], traces: Mapping[TraceKey, str | Path], n: int = 4
 ) -> list[Row]:
+    """SAM's ambiguity rows; ``traces`` as :func:`build_grid_rows`'s."""
     by_id = {(s["cls"], s["image"]): s for s in samples}
-    index = trace_index(trace_paths)
     out = []
     for model, cls, image in ambiguity_choices(rows, n):
         sample = by_id.get((cls, image))
-        path = index.get(("first_click", model, sample["slug"], image)) if sample else None
+        path = traces.get(("first_click", model, sample["slug"], image)) if sample else None
         if path is None:
             continue
         img, gt, ignore = _load_sample(sample)
@@ -413,6 +407,6 @@ __all__ = [
     "grid_choices",
     "grid_methods",
     "overlay",
-    "trace_index",
+    "TraceKey",
     "trace_loop",
 ]
