@@ -135,7 +135,7 @@ def test_native_originals_matched_to_their_groups(demo_set):
     found = native.find_native(base / "Fish_Dataset")
     assert set(found) == set(DEMO["species"])
     for species, table in tables.items():
-        match = dedup.match_native(found[species], table)
+        match = native.match_native(found[species], table)
         truth = _truth(manifest, species)
         group_of_original = {
             int(truth.loc[img, "original"]): int(g)
@@ -154,7 +154,7 @@ def test_native_originals_matched_to_their_groups(demo_set):
         missing = set(table["group"]) - {g for g in expect.values() if g}
         assert set(match.loc[match["status"] == "no_native", "group"]) == missing
     # the demo has one group without an NA file and one NA file without a group
-    allm = pd.concat([dedup.match_native(found[c], t) for c, t in tables.items()])
+    allm = pd.concat([native.match_native(found[c], t) for c, t in tables.items()])
     assert (allm["status"] == "no_native").sum() == 1
     assert (allm["status"] == "no_group").sum() == 1
 

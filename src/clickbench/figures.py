@@ -60,9 +60,7 @@ def write_all(
         elif name == "noc_bars":
             plots.noc_bars(tables_["noc"], paths)
         elif name == "grid":
-            panels.grid(
-                panels.build_grid_rows(rows, settings, samples, traces, grid_rows), paths
-            )
+            panels.grid(panels.build_grid_rows(rows, settings, samples, traces, grid_rows), paths)
         elif name == "ambiguity_masks":
             panels.ambiguity(
                 panels.build_ambiguity_rows(rows, samples, traces, ambiguity_rows), paths

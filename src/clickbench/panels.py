@@ -356,7 +356,10 @@ def build_grid_rows(
 
 
 def build_ambiguity_rows(
-    rows: pd.DataFrame, samples: Sequence[Mapping], traces: Mapping[TraceKey, str | Path], n: int = 4
+    rows: pd.DataFrame,
+    samples: Sequence[Mapping],
+    traces: Mapping[TraceKey, str | Path],
+    n: int = 4,
 ) -> list[Row]:
     """SAM's ambiguity rows; ``traces`` as :func:`build_grid_rows`'s."""
     by_id = {(s["cls"], s["image"]): s for s in samples}

@@ -5,8 +5,9 @@ or rotated by arbitrary angles (leaving black corners), with some colour change.
 groups every image with its copies and picks one representative per group. Its modules, one
 seam each: ``geometry`` (rotation fill, the photo's angle and scale), ``hashing`` (canonical
 crop and hashes), ``grouping`` (verified pairs, groups, representatives), ``masks`` (mask
-consistency), ``per_class`` (one class's table), ``summary`` (table files, summaries, the index
-rule) and ``native`` (NA originals); every public name is re-exported here.
+consistency), ``per_class`` (one class's table) and ``summary`` (table files, summaries, the
+index rule); every public name is re-exported here. Matching the fish dataset's NA originals
+to the groups is :mod:`clickbench.native`'s.
 
 **Canonical view.** Every image is reduced to a view that the augmentations do not change,
 up to the eight symmetries of a square:
@@ -139,7 +140,6 @@ from clickbench.dedup.hashing import (
     pair_distances,
 )
 from clickbench.dedup.masks import MASK_IOU_MIN, mask_agreement
-from clickbench.dedup.native import NATIVE_CANDIDATES, NATIVE_COLUMNS, match_native
 from clickbench.dedup.per_class import COLUMNS, METHODS, dedup_class, file_number, index_rule
 from clickbench.dedup.summary import (
     INDEX_RULE_COLUMNS,
@@ -171,8 +171,6 @@ __all__ = [
     "MAX_ZOOM",
     "METHODS",
     "MIN_CORRELATION",
-    "NATIVE_CANDIDATES",
-    "NATIVE_COLUMNS",
     "SKIPPED_COLUMNS",
     "WARNING_COLUMNS",
     "THUMB",
@@ -195,7 +193,6 @@ __all__ = [
     "image_hashes",
     "index_rule",
     "mask_agreement",
-    "match_native",
     "pair_distances",
     "read_table",
     "skipped_table",
