@@ -135,7 +135,6 @@ def image_hashes(image: np.ndarray) -> Canonical:
     return Canonical(thumb, hashes, crop_to_full, geometry, reduced > 0, (full_height, full_width))
 
 
-hash_image = image_hashes  # the name docs/internals.md gives
 
 
 def pair_distances(a: np.ndarray, b: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
