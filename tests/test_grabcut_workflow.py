@@ -7,7 +7,8 @@ import pytest
 import yaml
 from conftest import GRABCUT, REPO, requires_grabcut, snakemake, write_config
 
-pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("workflow"), requires_grabcut()]
+# no state shared with the demo_run tests: its own group, free to run beside them
+pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("grabcut_workflow"), requires_grabcut()]
 
 IMAGES = ["124080", "153077", "banana1"]  # two with the ignore band, one .bmp image
 

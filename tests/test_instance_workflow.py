@@ -10,7 +10,8 @@ from conftest import encodings, snakemake, write_config
 from PIL import Image
 from test_instances import coins_labels
 
-pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("workflow")]
+# no state shared with the demo_run tests: its own group, free to run beside them
+pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("instance_workflow")]
 
 
 def _relabel(labels: np.ndarray, keep: dict[int, int]) -> np.ndarray:

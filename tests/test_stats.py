@@ -41,7 +41,7 @@ def test_bootstrap_level_widens_the_interval():
 
 @pytest.mark.parametrize("values", [[], [0.3]])
 def test_bootstrap_needs_two_values(values):
-    ci = stats.bootstrap_ci(values)
+    ci = stats.bootstrap_ci(values, 2000, 0)
     assert math.isnan(ci.low) and math.isnan(ci.high)
     assert f"n={len(values)}<2" in ci.note
 

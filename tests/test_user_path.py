@@ -250,6 +250,11 @@ def test_make_demo(clone):
     methods = {m.split(":")[0] for m in noc["method"]}  # SAM-family: <model>:<strategy>
     assert methods == set(demo["protocols"]["noc"]["models"]) - {"sam_vit_b", "ritm_h18s"}
     assert f"{demo['dataset']['root']}" in (res / "provenance.yaml").read_text()
+    summary = (res / "summary.md").read_text()  # the box and trial protocols' rows are in it
+    for heading in ("## Box vs first click vs k clicks", "## Random and perturbed clicks"):
+        assert heading in summary
+    assert "No box-protocol results" not in summary
+    assert "No random_clicks or perturbed results" not in summary
     again = ok(run(".venv/bin/snakemake -n", clone))
     assert "Nothing to be done" in again.stdout + again.stderr, proc.stdout[-2000:]
 

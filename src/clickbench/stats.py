@@ -39,7 +39,7 @@ def bootstrap_indices(n: int, samples: int, seed: int) -> np.ndarray:
     return rng.integers(0, n, size=(samples, n))
 
 
-def bootstrap_ci(diffs, samples: int = 2000, seed: int = 0, level: float = 0.95) -> Interval:
+def bootstrap_ci(diffs, samples: int, seed: int, level: float = 0.95) -> Interval:
     """Percentile bootstrap interval of the mean of ``diffs``.
 
     Resamples the images with replacement ``samples`` times (see :func:`bootstrap_indices`),
