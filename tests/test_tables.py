@@ -551,14 +551,41 @@ def test_per_image_round_trip(tmp_path, per_image):
 REPO = Path(__file__).resolve().parents[1]
 
 
+def all_selected_dedup(tmp_path, row_paths) -> list[str]:
+    """Dedup tables in which every image of the per-image TSVs ``row_paths`` is an original
+    (selected, its own representative), one per class, as the aggregate rule passes them."""
+    per_image = row_io.read_rows(row_paths, "d")
+    out = {}
+    for (cls, image), _ in per_image.groupby(["class", "image"]):
+        r = dict.fromkeys(dedup.COLUMNS, "")
+        r.update(
+            {"class": cls, "image": image, "image_path": f"{image}.png", "group": 1}
+            | {"representative": image, "rotation_fill": 0, "selected": 1}
+            | {"index_pick": 0, "variant": 0, "status": "ok"}
+        )
+        out.setdefault(cls, []).append(r)
+    paths = []
+    for cls, rs in out.items():
+        path = tmp_path / "dedup" / f"{cls.replace(' ', '_')}.tsv"
+        dedup.write_table(pd.DataFrame(rs, columns=list(dedup.COLUMNS)), path)
+        paths.append(str(path))
+    return paths
+
+
+def aggregate_outputs(where, names) -> dict[str, str]:
+    """The aggregate rule's outputs: per_image, timing and one TSV per table of ``names``."""
+    out = {name: str(where / f"{name}.tsv") for name in names}
+    return out | {"per_image": str(where / "per_image.tsv"), "timing": str(where / "timing.tsv")}
+
+
 def test_aggregate_and_summary_scripts(tmp_path):
     paths = [str(p) for p in write_per_image(tmp_path, study_rows())]
-    out = {"per_image": str(tmp_path / "tables" / "per_image.tsv")}
-    out.update({name: str(tmp_path / "tables" / f"{name}.tsv") for name in tables.TABLES})
+    out = aggregate_outputs(tmp_path / "tables", (*tables.TABLES, *protocol_tables.TABLES))
     params = {"dataset": "fish", "metrics": METRICS, "protocols": PROTOCOLS, "models": MODELS}
-    run_script("aggregate.py", tmp_path, {"rows": paths}, out, params)
-    for name, path in out.items():
-        lines = Path(path).read_text().count("\n")
+    inputs = {"rows": paths, "dedup": all_selected_dedup(tmp_path, paths), "timing": []}
+    run_script("aggregate.py", tmp_path, inputs, out, params)
+    for name in tables.TABLES:
+        lines = Path(out[name]).read_text().count("\n")
         # no replay, no SAM noc loop here: multiclick is header-only
         assert lines == 1 if name == "multiclick" else lines > 1, name
     d = row_io.read_table(out["describe"])
@@ -583,10 +610,9 @@ def test_aggregate_and_summary_scripts(tmp_path):
 
 
 def test_aggregate_script_with_no_rows(tmp_path):
-    out = {"per_image": str(tmp_path / "per_image.tsv")}
-    out.update({name: str(tmp_path / f"{name}.tsv") for name in tables.TABLES})
+    out = aggregate_outputs(tmp_path, (*tables.TABLES, *protocol_tables.TABLES))
     params = {"dataset": "demo", "metrics": {}, "protocols": PROTOCOLS, "models": {}}
-    run_script("aggregate.py", tmp_path, {"rows": []}, out, params)
+    run_script("aggregate.py", tmp_path, {"rows": [], "dedup": [], "timing": []}, out, params)
     for path in out.values():
         assert Path(path).read_text().count("\n") == 1
     md = tmp_path / "summary.md"
@@ -732,10 +758,10 @@ def test_aggregate_and_summary_scripts_with_dedup_tables(tmp_path):
         path = tmp_path / "dedup" / f"{cls.replace(' ', '_')}.tsv"
         dedup.write_table(t, path)
         dedup_paths.append(str(path))
-    out = {"per_image": str(tmp_path / "tables" / "per_image.tsv")}
-    out.update({name: str(tmp_path / "tables" / f"{name}.tsv") for name in tables.TABLES})
+    out = aggregate_outputs(tmp_path / "tables", (*tables.TABLES, *protocol_tables.TABLES))
     params = {"dataset": "fish", "metrics": METRICS, "protocols": PROTOCOLS, "models": MODELS}
-    run_script("aggregate.py", tmp_path, {"rows": paths, "dedup": dedup_paths}, out, params)
+    inputs = {"rows": paths, "dedup": dedup_paths, "timing": []}
+    run_script("aggregate.py", tmp_path, inputs, out, params)
     per_image = row_io.load_per_image(out["per_image"])
     # example_figures reads the per-image TSVs as aggregate does instead of waiting for it
     marked, flags = row_io.read_marked_rows(paths, "fish", dedup_paths)
@@ -938,7 +964,7 @@ def test_aggregate_and_summary_scripts_write_the_new_tables(tmp_path):
     models = {"sam": {"type": "sam"}, "ritm": {"type": "ritm"}}
     metrics_ = {"iou_thresholds": [0.85, 0.9], "miou_at": [1, 2, 3]}
     params = {"dataset": "d", "metrics": metrics_, "protocols": BEYOND_PROTOCOLS, "models": models}
-    inputs = {"rows": paths, "timing": [str(timing)]}
+    inputs = {"rows": paths, "dedup": all_selected_dedup(tmp_path, paths), "timing": [str(timing)]}
     run_script("aggregate.py", tmp_path, inputs, out, params)
     trials = row_io.read_table(out["trials"])
     assert row(trials, method="sam", **{"class": study.ALL})["noc@85"] == pytest.approx(2.25)
