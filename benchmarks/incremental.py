@@ -37,7 +37,7 @@ sys.path[:0] = [str(REPO / "src"), str(REPO / "benchmarks")]
 
 from workflow import model_of, read_benchmark_tsv, read_timings, snakemake_command  # noqa: E402
 
-from clickbench import records  # noqa: E402
+from clickbench import datasets, records  # noqa: E402
 
 KEEP_MODELS = ("grabcut", "sam_tiny", "ritm_tiny")
 
@@ -82,9 +82,9 @@ def encodings(work: Path) -> int:
     return len(journal.read_text().splitlines()) if journal.exists() else 0
 
 
-def model_seconds(timings, model: str, cls: str, images) -> float:
-    """Model time (every ``set_image`` and model call) of ``images`` of ``cls``."""
-    t = timings[(timings["model"] == model) & (timings["class"] == cls)]
+def model_seconds(timings, model: str, slug: str, images) -> float:
+    """Model time (every ``set_image`` and model call) of ``images`` of the class ``slug``."""
+    t = timings[(timings["model"] == model) & (timings["class"].map(datasets.slug) == slug)]
     return float(t[t["image"].isin(list(images))]["seconds"].sum())
 
 
