@@ -18,6 +18,18 @@ SHARED = REPO.parent / "shared"
 GRABCUT = SHARED / "datasets" / "GrabCut"
 
 
+def link_grabcut(root: Path, names) -> Path:
+    """A GrabCut benchmark folder at ``root`` holding the photos ``names`` (stems) of the real
+    one, linked: ``data_GT/<photo>`` and ``boundary_GT/<stem>.bmp``."""
+    (root / "data_GT").mkdir(parents=True)
+    (root / "boundary_GT").mkdir()
+    for name in names:
+        image = next(GRABCUT.glob(f"data_GT/{name}.*"))
+        (root / "data_GT" / image.name).symlink_to(image)
+        (root / "boundary_GT" / f"{name}.bmp").symlink_to(GRABCUT / "boundary_GT" / f"{name}.bmp")
+    return root
+
+
 def requires_grabcut():
     return pytest.mark.skipif(
         not (GRABCUT / "data_GT").is_dir(),

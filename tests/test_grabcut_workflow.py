@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 import yaml
-from conftest import GRABCUT, REPO, requires_grabcut, snakemake, write_config
+from conftest import REPO, link_grabcut, requires_grabcut, snakemake, write_config
 
 # no state shared with the demo_run tests: its own group, free to run beside them
 pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("grabcut_workflow"), requires_grabcut()]
@@ -14,13 +14,7 @@ IMAGES = ["124080", "153077", "banana1"]  # two with the ignore band, one .bmp i
 
 
 def test_grabcut_layout_runs_both_baselines_and_reports_noc(tmp_path):
-    root = tmp_path / "GrabCut"
-    (root / "data_GT").mkdir(parents=True)
-    (root / "boundary_GT").mkdir()
-    for name in IMAGES:
-        image = next(GRABCUT.glob(f"data_GT/{name}.*"))
-        (root / "data_GT" / image.name).symlink_to(image)
-        (root / "boundary_GT" / f"{name}.bmp").symlink_to(GRABCUT / "boundary_GT" / f"{name}.bmp")
+    root = link_grabcut(tmp_path / "GrabCut", IMAGES)
     cfg = {
         "dataset": {"name": "grabcut", "layout": "grabcut", "root": str(root)},
         "dedup": {"method": "none"},
@@ -50,13 +44,7 @@ def test_grabcut_config_runs_every_protocol_into_the_summary(tmp_path):
     random_clicks, perturbed), with tiny random SAM and RITM in the real checkpoint formats
     standing in for its checkpoints, on 3 GrabCut photos: every protocol's rows reach the
     tables and summary.md, RITM's box rows say "not applicable"."""
-    root = tmp_path / "GrabCut"
-    (root / "data_GT").mkdir(parents=True)
-    (root / "boundary_GT").mkdir()
-    for name in IMAGES:
-        image = next(GRABCUT.glob(f"data_GT/{name}.*"))
-        (root / "data_GT" / image.name).symlink_to(image)
-        (root / "boundary_GT" / f"{name}.bmp").symlink_to(GRABCUT / "boundary_GT" / f"{name}.bmp")
+    root = link_grabcut(tmp_path / "GrabCut", IMAGES)
     cfg = yaml.safe_load((REPO / "config" / "grabcut.yaml").read_text())
     cfg["dataset"]["root"] = str(root)
     cfg["device"] = "cpu"

@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import GRABCUT, REPO, requires_grabcut
+from conftest import GRABCUT, REPO, link_grabcut, requires_grabcut
 
 pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("user_path")]
 
@@ -336,13 +336,7 @@ def test_ritm_eval_preset_runs_as_its_file_says(clone):
     fetch = "snakemake --cores 1 fetch_checkpoints --configfile config/ritm_eval.yaml"
     rows = plan(fetch, clone)
     assert {r["output_file"] for r in rows if r["plan"] != "no update"} == {ckpt["path"]}
-    root = clone / cfg["dataset"]["root"]
-    for sub in ("data_GT", "boundary_GT"):
-        (root / sub).mkdir(parents=True)
-    for name in ("124080", "153077", "banana1"):
-        image = next(GRABCUT.glob(f"data_GT/{name}.*"))
-        (root / "data_GT" / image.name).symlink_to(image)
-        (root / "boundary_GT" / f"{name}.bmp").symlink_to(GRABCUT / "boundary_GT" / f"{name}.bmp")
+    link_grabcut(clone / cfg["dataset"]["root"], ("124080", "153077", "banana1"))
     make_tiny_checkpoint("ritm", clone / ckpt["path"])
     ok(run("snakemake --cores 8 --configfile config/ritm_eval.yaml", clone, timeout=900))
     tables = clone / "results" / cfg["dataset"]["name"] / "tables"
