@@ -135,8 +135,6 @@ def image_hashes(image: np.ndarray) -> Canonical:
     return Canonical(thumb, hashes, crop_to_full, geometry, reduced > 0, (full_height, full_width))
 
 
-
-
 def pair_distances(a: np.ndarray, b: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Hash distances between images: ``a`` (n, 8, WORDS), ``b`` (m, 8, WORDS) uint64.
 
