@@ -374,3 +374,27 @@ def test_prompt_curves_and_noc_trials_show_the_tables(monkeypatch):
     # the diamond: the simulator's NoC@90 on the same images, (3 + 1) / 2
     diamond = [line for line in ax.get_lines() if line.get_marker() == "D"]
     assert diamond and diamond[0].get_ydata()[0] == pytest.approx(2.0)
+
+
+def test_grid_figure_shows_each_rows_image_truth_and_kept_masks(written, monkeypatch):
+    """The example grid's content, not its file: one row per image, the image and its ground
+    truth, then one panel per method titled with it and its IoU, each panel's pixels the
+    image dimmed with that method's kept mask tinted blue."""
+    _, per_image, built, settings, samples, npzs, _ = written
+    rows = panels.build_grid_rows(study.with_methods(per_image), settings, samples, npzs)
+    figs = []
+    monkeypatch.setattr(panels, "save", lambda fig, paths: figs.append(fig))
+    panels.grid(rows, ["g.png"])
+    (fig,) = figs
+    ncol = 2 + max(len(r.panels) for r in rows)
+    assert len(fig.axes) == len(rows) * ncol
+    first = fig.axes[:ncol]
+    assert [ax.get_title() for ax in first[:2]] == ["image + first click", "ground truth"]
+    for ax, panel in zip(first[2:], rows[0].panels, strict=True):
+        assert ax.get_title().startswith(f"{panel.title}\n{panel.iou_label} {panel.iou:.3f}")
+    for r, row in enumerate(rows):
+        for c, panel in enumerate(row.panels):
+            shown = fig.axes[r * ncol + 2 + c].images[0].get_array()
+            np.testing.assert_array_equal(shown, panels.overlay(row.image, panel.mask))
+            tinted = (shown[..., 2] > shown[..., 0] + 20).mean()  # blue over grey
+            assert tinted == pytest.approx(panel.mask.mean(), abs=0.02)
