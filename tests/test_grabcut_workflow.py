@@ -66,7 +66,7 @@ def test_grabcut_config_runs_every_protocol_into_the_summary(tmp_path):
     snakemake(tmp_path, "--cores", "2", configfile=write_config(tmp_path, cfg))
     res = tmp_path / "results" / "grabcut"
     rows = pd.read_csv(res / "tables" / "per_image.tsv", sep="\t", dtype={"image": str})
-    assert set(rows["protocol"]) == {"noc", "first_click", "replay"}
+    assert set(rows["protocol"]) == set(cfg["protocols"])
     prompts = pd.read_csv(res / "tables" / "prompts.tsv", sep="\t")
     ritm_box = prompts[prompts["method"].str.startswith("ritm_h18s") & (prompts["prompt"] == "box")]
     assert len(ritm_box) and ritm_box["note"].str.contains("not applicable").all()

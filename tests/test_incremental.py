@@ -133,7 +133,7 @@ def test_strategy_change_and_new_protocol_encode_nothing(run_copy):
     path = write_config(workdir, cfg, "changed.yaml")
     before = encodings(workdir)
     proc = snakemake(workdir, "--cores", "2", configfile=path)
-    assert {r for r, _ in model_jobs(proc)} == {"run_sam_tiny", "run_ritm_tiny"}
+    assert {j.rule for j in model_jobs(proc)} == {"run_sam_tiny", "run_ritm_tiny"}
     assert encodings(workdir) == before
 
 
@@ -144,7 +144,7 @@ def test_changed_checkpoint_reruns_that_model_only(run_copy):
     path = write_config(workdir, cfg, "changed.yaml")
     before = encodings(workdir)
     proc = snakemake(workdir, "--cores", "2", configfile=path)
-    rules = {r for r, _ in model_jobs(proc)}
+    rules = {j.rule for j in model_jobs(proc)}
     # RITM's own jobs rerun; SAM's replay consumes RITM's clicks, so its jobs rerun too,
     # from cached embeddings; the baselines do not
     assert "run_ritm_tiny" in rules and "run_grabcut" not in rules
