@@ -38,6 +38,8 @@ sys.path[:0] = [str(REPO / "src"), str(REPO / "benchmarks")]
 from workflow import model_of, read_benchmark_tsv, read_timings, snakemake_command  # noqa: E402
 
 from clickbench import datasets, records  # noqa: E402
+from clickbench.embedding_cache import count_encodings  # noqa: E402
+from clickbench.memo import computations  # noqa: E402
 
 KEEP_MODELS = ("grabcut", "sam_tiny", "ritm_tiny")
 
@@ -65,21 +67,6 @@ def run(work: Path, cfg: Path, cores: int) -> tuple[float, list[records.Job]]:
     if proc.returncode != 0:
         sys.exit(f"snakemake failed:\n{proc.stderr[-4000:]}")
     return wall, records.jobs(work, since=started)
-
-
-def computed(work: Path) -> list[tuple[str, str, str]]:
-    """(model, class, image) of every computation in the run memo's journal so far."""
-    log = work / "resources" / "cache" / "runs" / "computed.log"
-    return (
-        [tuple(line.split("\t")[1:4]) for line in log.read_text().splitlines()]
-        if log.exists()
-        else []
-    )
-
-
-def encodings(work: Path) -> int:
-    journal = work / "resources" / "cache" / "sam" / "encodings.log"
-    return len(journal.read_text().splitlines()) if journal.exists() else 0
 
 
 def model_seconds(timings, model: str, slug: str, images) -> float:
@@ -111,21 +98,24 @@ def main() -> None:
         img = np.array(Image.open(path))
         img[:8, :8] = 255 - img[:8, :8]
         Image.fromarray(img).save(path)
-        before, memo_before = encodings(work), len(computed(work))
+        cache = work / "resources" / "cache"
+        before, memo_before = count_encodings(cache), len(computations(cache))
         rerun, jobs = run(work, cfg, args.cores)
-        done = computed(work)[memo_before:]
+        done = computations(cache)[memo_before:]
         counts = Counter(j.rule for j in jobs)
         print(f"changed image: {row['class']} / {row['image']}; chunk_size {args.chunk_size}")
         print("| full run | rerun after one changed image | ratio | SAM encodings in the rerun |")
         print("|---|---|---|---|")
-        print(f"| {full:.1f} s | {rerun:.1f} s | {rerun / full:.3f} | {encodings(work) - before} |")
+        print(
+            f"| {full:.1f} s | {rerun:.1f} s | {rerun / full:.3f} | {count_encodings(cache) - before} |"
+        )
         print("jobs in the rerun:", ", ".join(f"{k} x{v}" for k, v in sorted(counts.items())))
         print("computed by the rerun (run memo):", sorted(set(done)))
         if args.chunk_size > 1:
-            chunk_report(results, jobs, timings, row["image"])
+            chunk_report(results, jobs, timings, read_timings(results), row["image"])
 
 
-def chunk_report(results: Path, jobs, timings, changed: str) -> None:
+def chunk_report(results: Path, jobs, timings, rerun_timings, changed: str) -> None:
     """What the memo and the markers cost in the rerun, against recomputing the chunk."""
     print()
     print(
@@ -147,7 +137,7 @@ def chunk_report(results: Path, jobs, timings, changed: str) -> None:
         ]
         images = {Path(j.outputs[0]).stem for j in per_image}
         others = images - {changed}
-        mine = model_seconds(read_timings(results), model, cls, [changed])
+        mine = model_seconds(rerun_timings, model, cls, [changed])
         print(
             f"| {model} | {bench['wall_s']:.1f} | {mine:.1f} | {len(per_image)} | "
             f"{sum(j.seconds for j in per_image):.1f} | "

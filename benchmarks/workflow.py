@@ -29,6 +29,7 @@ import torch
 from common import children_cpu_s, cpu_busy_s
 
 from clickbench import records
+from clickbench.embedding_cache import count_encodings
 
 REPO = Path(__file__).resolve().parents[1]
 SELF_CONTAINED = "self-contained"
@@ -452,11 +453,6 @@ def union_length(spans) -> float:
         elif b > end:
             total, end = total + (b - end), b
     return total
-
-
-def count_encodings(cache_dir: Path) -> int:
-    journal = Path(cache_dir) / "sam" / "encodings.log"
-    return len(journal.read_text().splitlines()) if journal.exists() else 0
 
 
 def workflow_markdown(wf: dict) -> str:

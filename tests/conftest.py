@@ -166,5 +166,6 @@ class RanJob(NamedTuple):
 
 def encodings(workdir: Path) -> int:
     """How many SAM image encodings the embedding cache's journal has recorded."""
-    journal = Path(workdir) / "resources" / "cache" / "sam" / "encodings.log"
-    return len(journal.read_text().splitlines()) if journal.exists() else 0
+    from clickbench.embedding_cache import count_encodings
+
+    return count_encodings(Path(workdir) / "resources" / "cache")

@@ -18,6 +18,8 @@ import pytest
 from conftest import TEST_CONFIG, copy_run, encodings, ran_jobs, snakemake, write_config
 from PIL import Image
 
+from clickbench.memo import computations
+
 pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("workflow")]
 
 CHUNK = 2
@@ -43,9 +45,7 @@ def evaluated(workdir) -> pd.DataFrame:
 
 def computed(workdir) -> list[tuple[str, str, str]]:
     """(model, class, image) of every real computation in the run memo's journal."""
-    log = workdir / "resources" / "cache" / "runs" / "computed.log"
-    lines = log.read_text().splitlines() if log.exists() else []
-    return [tuple(line.split("\t")[1:4]) for line in lines]
+    return computations(workdir / "resources" / "cache")
 
 
 def planned(proc) -> Counter:

@@ -205,13 +205,19 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         shutil.copyfile(src, dst)
 
 
-def count_computed(cache_dir: str | Path, model: str | None = None) -> int:
-    """Real computations recorded in ``<cache_dir>/runs/computed.log`` (all, or one model's)."""
+def computations(cache_dir: str | Path) -> list[tuple[str, str, str]]:
+    """(model, class, image) of every real computation recorded in
+    ``<cache_dir>/runs/computed.log``, oldest first."""
     path = Path(cache_dir) / "runs" / JOURNAL
     if not path.exists():
-        return 0
+        return []
     lines = [line.split("\t") for line in path.read_text().splitlines()]
-    return sum(1 for f in lines if len(f) == 5 and (model is None or f[1] == model))
+    return [(f[1], f[2], f[3]) for f in lines if len(f) == 5]
+
+
+def count_computed(cache_dir: str | Path, model: str | None = None) -> int:
+    """Real computations recorded in ``<cache_dir>/runs/computed.log`` (all, or one model's)."""
+    return sum(1 for m, _, _ in computations(cache_dir) if model is None or m == model)
 
 
 class ResultMemo:
@@ -348,6 +354,7 @@ __all__ = [
     "RESULT_MODULES",
     "ResultMemo",
     "code_fingerprint",
+    "computations",
     "count_computed",
     "key_for",
 ]
