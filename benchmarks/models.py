@@ -4,9 +4,9 @@
     python benchmarks/models.py --quick                  # tiny models only (seconds)
     nice python benchmarks/models.py --workflow          # also: workflow wall time / model time
     python benchmarks/models.py --workflow CONFIG        # ... on a config of yours
-    nice python benchmarks/models.py --accelerate sdpa,compile --no-ritm   # SAM encoders only
+    nice python benchmarks/models.py --accelerate chunked,sdpa,compile --no-ritm   # SAM encoders
     nice python benchmarks/models.py --workflow --no-micro --chunk-size 2 \
-        --layouts current,side-by-side,side-by-side+sdpa+bf16             # images per hour
+        --layouts current,side-by-side,side-by-side+chunked+bf16          # images per hour
     nice python benchmarks/models.py --families --no-ritm --accelerate none  # every family
 
 Randomly initialised full-size models (no download): SAM ``vit_b`` (segment-anything's own
@@ -296,6 +296,8 @@ def derive_sam(r: dict, matmul: dict, full_size: bool) -> dict:
                 and c["choices_changed"] <= EQUALITY["choices_changed"]
                 and (k.endswith("bf16") or c["max_rel_error"] <= EQUALITY["max_rel_error_fp32"])
             )
+            # a zero norm of the difference: every embedding equals the plain one bit for bit
+            c["bit_identical"] = c["max_rel_error"] == 0
         d["check"][k] = c
     return d
 
@@ -311,9 +313,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--quick", action="store_true", help="tiny models only")
     ap.add_argument(
         "--accelerate",
-        default="sdpa",
+        default="chunked,sdpa",
         help="comma-separated SAM acceleration modes timed and checked beside the plain "
-        "encoder (clickbench.models.accelerate: sdpa, compile; 'none' for the plain one only)",
+        "encoder (clickbench.models.accelerate: chunked, sdpa, compile; 'none' for the plain one only)",
     )
     ap.add_argument("--no-ritm", action="store_true", help="skip the RITM micro-benchmarks")
     ap.add_argument(
@@ -538,6 +540,8 @@ def sam_markdown(s: dict, label: str) -> list[str]:
             if c is None:
                 continue
             verdict = "" if "equal" not in c else (" **equal**" if c["equal"] else " **NOT equal**")
+            if c.get("bit_identical"):
+                verdict += " (bit-identical embeddings)"
             text = (
                 f"vs {c['against']}: embedding rel. error {c['max_rel_error']:.1e}; mean / max "
                 f"abs dIoU {c['mean_abs_diou']:.5f} / {c['max_abs_diou']:.5f} over "

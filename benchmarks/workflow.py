@@ -30,6 +30,7 @@ from common import children_cpu_s, cpu_busy_s
 
 from clickbench import records
 from clickbench.embedding_cache import count_encodings
+from clickbench.models import accelerate as acceleration
 
 REPO = Path(__file__).resolve().parents[1]
 SELF_CONTAINED = "self-contained"
@@ -386,6 +387,8 @@ LAYOUTS = {
     "least as many as cores, so they run side by side; SAM keeps 4",
     "side-by-side+sdpa": "side-by-side, and SAM with accelerate: sdpa (fp32)",
     "side-by-side+sdpa+bf16": "side-by-side, SAM with accelerate: sdpa and precision: bf16",
+    "side-by-side+chunked": "side-by-side, and SAM with accelerate: chunked (fp32)",
+    "side-by-side+chunked+bf16": "side-by-side, SAM with accelerate: chunked and precision: bf16",
 }
 
 
@@ -405,9 +408,9 @@ def compare_layouts(work: Path, config: dict, cores: int, layouts: list[str]) ->
             if cfg.get("chunk_size", 1) > 1:
                 rules += [f"chunk_{m}=4" for m in ritm]
             extra = ("--set-threads", *rules)
-        if "sdpa" in name:
+        for mode in set(name.split("+")) & set(acceleration.MODES):
             for m in sam:
-                cfg["models"][m]["accelerate"] = "sdpa"
+                cfg["models"][m]["accelerate"] = mode
         if name.endswith("bf16"):
             cfg["precision"] = "bf16"
         print(f"layout {name} ...", file=sys.stderr, flush=True)

@@ -65,6 +65,42 @@ def test_sdpa_attention_equals_segment_anythings(batch, size):
     assert accelerate.relative_error(got, want) < 1e-5
 
 
+@pytest.mark.parametrize("rel_pos", [True, False])
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+@pytest.mark.parametrize(
+    "batch,size,chunk",
+    [
+        (1, 40, 40 * 1600),  # a global grid (columns >= 32) in blocks of one grid row...
+        (1, 40, 7 * 40 * 1600),  # ... and of 7 rows (the last one 5)
+        (6, 14, 3 * 196 * 196),  # windows (14 columns: the laid-out sums), 3 per block
+        (5, 14, None),  # the default block: every window in one
+    ],
+)
+def test_chunked_attention_is_segment_anythings_bit_for_bit(
+    monkeypatch, batch, size, chunk, precision, rel_pos
+):
+    """The chunked blocks give segment-anything's Attention's output exactly (torch.equal),
+    in fp32 and under bf16 autocast, whatever the blocks."""
+    if chunk is not None:
+        monkeypatch.setattr(accelerate, "CHUNK_LOGITS", chunk)
+    ref = attention(size)
+    ref.use_rel_pos = rel_pos
+    fast = copy.deepcopy(ref)
+    accelerate.apply_to_attention(fast, "chunked")
+    assert type(fast) is accelerate.ChunkedAttention
+    x = torch.randn(batch, size, size, 64, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad(), torch.autocast("cpu", torch.bfloat16, enabled=precision == "bf16"):
+        want, got = ref(x), fast(x)
+    assert got.dtype == want.dtype == (torch.bfloat16 if precision == "bf16" else torch.float32)
+    assert torch.equal(got, want)
+    # and sdpa, whose order of operations differs, is close but not equal: equality means
+    # something here
+    sdpa = copy.deepcopy(ref)
+    accelerate.apply_to_attention(sdpa, "sdpa")
+    with torch.no_grad(), torch.autocast("cpu", torch.bfloat16, enabled=precision == "bf16"):
+        assert not torch.equal(sdpa(x), want)
+
+
 def test_rel_pos_bias_is_add_decomposed_rel_pos():
     """The mask is exactly the term segment-anything adds to the attention logits."""
     from segment_anything.modeling.image_encoder import add_decomposed_rel_pos
@@ -90,8 +126,15 @@ def test_apply_keeps_the_weights_and_rejects_unknown_modes():
     after = sam.state_dict()
     assert list(after) == list(before)
     assert all(torch.equal(after[k], before[k]) for k in before)
-    with pytest.raises(ValueError, match="accelerate must be one of none, sdpa, compile"):
+    with pytest.raises(ValueError, match="accelerate must be one of none, chunked, sdpa, compile"):
         accelerate.apply(sam, "fast")
+    with pytest.raises(ValueError, match="already in mode 'sdpa'"):
+        accelerate.apply(sam, "chunked")
+    other = accelerate.apply(tiny_sam(), "chunked")
+    assert accelerate.mode_of(other) == "chunked"
+    assert {type(m) for m in other.image_encoder.modules() if isinstance(m, Attention)} == {
+        accelerate.ChunkedAttention
+    }
 
 
 def test_apply_names_an_encoder_it_cannot_accelerate():
@@ -133,12 +176,13 @@ def tiny_pair(mode: str):
 
 
 @requires_grabcut()
+@pytest.mark.parametrize("mode", ["sdpa", "chunked"])
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_sdpa_sam_equals_plain_sam_on_grabcut_photos(photos, precision):
+def test_accelerated_sam_equals_plain_sam_on_grabcut_photos(photos, precision, mode):
     """Embeddings, every candidate's IoU and the kept mask over 5 simulated clicks on real
-    photos: the sdpa encoder against the plain one (both in ``precision``), the plain loop's
-    clicks replayed."""
-    plain, fast = tiny_pair("sdpa")
+    photos: the accelerated encoder against the plain one (both in ``precision``), the plain
+    loop's clicks replayed; chunked's embeddings and traces are the plain ones exactly."""
+    plain, fast = tiny_pair(mode)
     plain.precision = fast.precision = precision
     diffs = []
     for image, gt, ignore in photos:
@@ -146,6 +190,7 @@ def test_sdpa_sam_equals_plain_sam_on_grabcut_photos(photos, precision):
         assert a.input_size == b.input_size and a.original_size == b.original_size
         err = accelerate.relative_error(b.features, a.features)
         assert err <= (EMBEDDING_RTOL if precision == "fp32" else 2e-2), err
+        assert np.array_equal(b.features, a.features) == (mode == "chunked")
         plain.set_embedding(a)
         fast.set_embedding(b)
         ref = run_loop(plain, gt, ignore, strategy="max_score", max_clicks=5)
@@ -157,6 +202,8 @@ def test_sdpa_sam_equals_plain_sam_on_grabcut_photos(photos, precision):
     assert sum(x["choices_changed"] for x in diffs) == 0
     if precision == "fp32":
         assert max(abs_diou) <= 1e-3
+    if mode == "chunked":
+        assert max(abs_diou) == 0 and all(x["pixels_changed"] == 0 for x in diffs)
 
 
 def test_trace_differences_counts_what_changed(photos):
@@ -195,7 +242,7 @@ def test_sdpa_sam_equals_plain_sam_on_cuda(precision):
     """On a GPU, scaled_dot_product_attention takes another kernel than on a CPU."""
     image = (np.random.default_rng(0).random((300, 400, 3)) * 255).astype(np.uint8)
     feats = []
-    for mode in ("none", "sdpa"):
+    for mode in ("none", "sdpa", "chunked"):
         m = SamModel(
             tiny_sam().to("cuda"),
             variant="tiny",
@@ -207,6 +254,7 @@ def test_sdpa_sam_equals_plain_sam_on_cuda(precision):
         feats.append(m.encode([image])[0].features)
     limit = EMBEDDING_RTOL if precision == "fp32" else 2e-2
     assert accelerate.relative_error(feats[1], feats[0]) <= limit
+    assert accelerate.relative_error(feats[2], feats[0]) <= limit
 
 
 # ------------------------------------------------------------ config, cache, provenance
@@ -214,8 +262,8 @@ def test_cache_key_takes_the_acceleration_and_keeps_plain_keys():
     parts = ("i" * 64, "c" * 64, "vit_b", "fp32", "cpu")
     plain = cache_key(*parts)
     assert cache_key(*parts, accelerate="none") == plain  # entries made before the setting
-    keys = {plain, cache_key(*parts, accelerate="sdpa"), cache_key(*parts, accelerate="compile")}
-    assert len(keys) == 3
+    keys = {plain} | {cache_key(*parts, accelerate=m) for m in ("chunked", "sdpa", "compile")}
+    assert len(keys) == 4
 
 
 def test_build_reads_accelerate_and_caches_apart(tmp_path):
@@ -247,7 +295,7 @@ def base_config(**model):
 def test_config_default_is_none_and_only_sam_accelerates():
     sam = {"type": "sam", "variant": "tiny", "checkpoint": {"path": "s.pth"}}
     assert cbconfig.validate(base_config(**sam))["models"]["m"]["accelerate"] == "none"
-    for mode in ("sdpa", "compile"):
+    for mode in ("chunked", "sdpa", "compile"):
         got = cbconfig.validate(base_config(**sam, accelerate=mode))
         assert got["models"]["m"]["accelerate"] == mode
     with pytest.raises(cbconfig.ConfigError, match="models.m.accelerate"):

@@ -4,6 +4,12 @@ Modes, applied in place to a built, loaded :class:`segment_anything.modeling.Sam
 :func:`apply` (the state dict and every parameter stay as they are):
 
     none      segment-anything's own modules, as built
+    chunked   every ViT attention block does segment-anything's own arithmetic, operation for
+              operation in the same order and precision, over blocks of query rows
+              (:func:`chunked_attention`), so the (heads x tokens x tokens) logits and the
+              relative-position sums never exist whole: the embedding is bit for bit the
+              plain encoder's on the CPUs measured (tests/test_accelerate.py checks
+              ``torch.equal``), in fp32 and in bf16, with less memory traffic
     sdpa      every ViT attention block runs through
               ``torch.nn.functional.scaled_dot_product_attention`` (a fused kernel that
               never stores the softmax matrix separately), with segment-anything's
@@ -12,11 +18,14 @@ Modes, applied in place to a built, loaded :class:`segment_anything.modeling.Sam
     compile   ``sdpa``, then ``torch.compile`` of the image encoder (TorchInductor; the first
               encoding of each input shape pays the compilation: minutes on 2 busy cores)
 
-What differs from segment-anything's ``Attention.forward`` is only the order of floating-point
-operations: the attention logits are ``(q k^T) * scale + rel_pos`` inside the kernel instead of
-``(q * scale) k^T + rel_pos`` outside it. tests/test_accelerate.py compares embeddings,
-predicted IoUs and kept masks against the plain encoder; benchmarks/models.py does the same on
-full-size vit_b weights and times it. The mode is part of the embedding cache key.
+``sdpa`` differs from segment-anything's ``Attention.forward`` only in the order of
+floating-point operations: the attention logits are ``(q k^T) * scale + rel_pos`` inside the
+kernel instead of ``(q * scale) k^T + rel_pos`` outside it. On a CPU ``chunked`` is the faster
+of the two in both precisions (PyTorch's CPU flash kernel is no faster in bf16 than in fp32;
+benchmarks/README.md); on a GPU the fused kernels are the point of ``sdpa``.
+tests/test_accelerate.py compares embeddings, predicted IoUs and kept masks against the plain
+encoder; benchmarks/models.py does the same on full-size vit_b weights and times it. The mode
+is part of the embedding cache key.
 """
 
 from __future__ import annotations
@@ -30,7 +39,11 @@ from segment_anything.modeling.image_encoder import Attention, get_rel_pos
 from clickbench.traces import Trace
 
 #: config value -> what it does (see the module docstring); "none" is the schema's default
-MODES = ("none", "sdpa", "compile")
+MODES = ("none", "chunked", "sdpa", "compile")
+
+#: logits per block of :func:`chunked_attention` (elements): 2^20, 4 MiB in fp32, the
+#: fastest of 2^16 to 2^24 for vit_b on the development machine (benchmarks/README.md)
+CHUNK_LOGITS = 1 << 20
 
 
 def rel_pos_bias(
@@ -54,6 +67,83 @@ def rel_pos_bias(
     return (rel_h[..., :, None] + rel_w[..., None, :]).reshape(b, n, h * w, h * w)
 
 
+def chunked_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    scale: float,
+    rel_pos: tuple[torch.Tensor, torch.Tensor] | None = None,
+    hw: tuple[int, int] | None = None,
+    chunk: int | None = None,
+) -> torch.Tensor:
+    """softmax((q * scale) k^T [+ rel_h + rel_w]) v, as segment-anything's ``Attention``
+    computes it, one block of at most ``chunk`` logits at a time.
+
+    q, k, v: (B, H * W, C) as ``Attention.forward`` holds them (B = batch x heads), in the
+    dtype the attention runs in; ``rel_pos``: the block's (rel_pos_h, rel_pos_w) tables (None
+    when it has none) over the grid ``hw``. Every operation is the original's on a slice of
+    its operands, in the same order: the scaled queries times the keys, then the rows' term,
+    then the columns' term (``add_decomposed_rel_pos``'s two additions, each rounded as there),
+    the softmax over the keys, the product with the values. A block is whole grid rows of
+    queries of one batch entry, or whole batch entries when one holds fewer logits than
+    ``chunk`` (the windows; default :data:`CHUNK_LOGITS`). Returns (B, H * W, C).
+    """
+    chunk = chunk or CHUNK_LOGITS
+    b, n, c = q.shape
+    r_q = q
+    q = (q * scale).contiguous()
+    kt = k.transpose(-2, -1).contiguous()
+    v = v.contiguous()
+    h, w = hw if hw is not None else (1, n)
+    if rel_pos is not None:
+        rh = get_rel_pos(h, h, rel_pos[0].to(q.dtype))
+        rw = get_rel_pos(w, w, rel_pos[1].to(q.dtype))
+        r_q = r_q.reshape(b, h, w, c)
+        rel_h = torch.einsum("bhwc,hkc->bhwk", r_q, rh)
+        rel_w = torch.einsum("bhwc,wkc->bhwk", r_q, rw)
+        # a broadcast sum over a short last dimension (a window's 14 columns) runs that many
+        # elements at a time, over 10x slower than adding the same values laid out in full
+        expand = w < 32
+    rows = max(1, min(h, chunk // (w * n)))  # grid rows of queries per block
+    per = max(1, chunk // (h * w * n)) if rows == h else 1  # batch entries per block
+    buf = torch.empty(per, rows * w, n, dtype=q.dtype, device=q.device)
+    out = torch.empty(b, n, v.shape[-1], dtype=q.dtype, device=q.device)
+    for i in range(0, b, per):
+        j = min(i + per, b)
+        for r in range(0, h, rows):
+            s_ = min(r + rows, h)
+            logits = buf[: j - i, : (s_ - r) * w]
+            torch.bmm(q[i:j, r * w : s_ * w], kt[i:j], out=logits)
+            if rel_pos is not None:
+                grid = logits.view(j - i, s_ - r, w, h, w)
+                th = rel_h[i:j, r:s_, :, :, None]
+                tw = rel_w[i:j, r:s_, :, None, :]
+                if expand:
+                    th, tw = th.expand(grid.shape).contiguous(), tw.expand(grid.shape).contiguous()
+                grid.add_(th).add_(tw)
+            torch.ops.aten._softmax.out(logits, -1, False, out=logits)
+            torch.bmm(logits, v[i:j], out=out[i:j, r * w : s_ * w])
+    return out
+
+
+class ChunkedAttention(Attention):
+    """segment-anything's ``Attention`` with the same parameters, computed by
+    :func:`chunked_attention` (see the module docstring). Input and output as the original:
+    (B, H, W, dim)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, h, w, _ = x.shape
+        qkv = self.qkv(x).reshape(b, h * w, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.reshape(3, b * self.num_heads, h * w, -1).unbind(0)
+        rel_pos = (self.rel_pos_h, self.rel_pos_w) if self.use_rel_pos else None
+        # under autocast every operand is already in the dtype of the qkv projection's output,
+        # as in the original, whose products and sums take no further casts
+        with torch.autocast(x.device.type, enabled=False):
+            out = chunked_attention(q, k, v, self.scale, rel_pos, (h, w))
+        out = out.view(b, self.num_heads, h, w, -1).permute(0, 2, 3, 1, 4).reshape(b, h, w, -1)
+        return self.proj(out)
+
+
 class SdpaAttention(Attention):
     """segment-anything's ``Attention`` with the same parameters, computed by
     ``scaled_dot_product_attention`` (see the module docstring). Input and output as the
@@ -71,35 +161,43 @@ class SdpaAttention(Attention):
         return self.proj(out)
 
 
-def apply_to_attention(module: Attention) -> SdpaAttention:
-    """Turn one segment-anything ``Attention`` into an :class:`SdpaAttention` in place."""
+#: the attention class each mode gives the encoder's blocks
+CLASSES = {"chunked": ChunkedAttention, "sdpa": SdpaAttention, "compile": SdpaAttention}
+
+
+def apply_to_attention(module: Attention, mode: str = "sdpa") -> Attention:
+    """Turn one segment-anything ``Attention`` into ``mode``'s class (:data:`CLASSES`) in place."""
     if type(module) is not Attention:
         raise TypeError(f"expected segment-anything's Attention, not {type(module).__name__}")
-    module.__class__ = SdpaAttention
-    return module  # type: ignore[return-value]
+    module.__class__ = CLASSES[mode]
+    return module
 
 
 def apply(sam: Sam, mode: str) -> Sam:
     """Accelerate ``sam``'s image encoder in place (``mode`` one of :data:`MODES`); returns it.
 
-    The attention modules change class (to :class:`SdpaAttention`), not parameters, so the
-    model's state dict is unchanged. ``compile`` compiles the encoder's forward in place
-    (``nn.Module.compile``). Applying a mode again (two SamModels on one Sam) changes nothing.
+    The attention modules change class (:data:`CLASSES`), not parameters, so the model's state
+    dict is unchanged. ``compile`` compiles the encoder's forward in place
+    (``nn.Module.compile``). Applying the same mode again (two SamModels on one Sam) changes
+    nothing; another mode than the one ``sam`` is already in is an error.
     """
     if mode not in MODES:
         raise ValueError(f"accelerate must be one of {', '.join(MODES)}, not {mode!r}")
     if mode == "none":
         return sam
+    current = mode_of(sam)
+    if current not in ("none", mode):
+        raise ValueError(f"accelerate: this SAM's encoder is already in mode {current!r}")
     blocks = [m for m in sam.image_encoder.modules() if isinstance(m, Attention)]
     for module in blocks:
         if type(module) is Attention:
-            apply_to_attention(module)
+            apply_to_attention(module, mode)
     if not blocks:
         raise ValueError(
             f"accelerate: {mode} found no segment-anything Attention block in "
             f"{type(sam.image_encoder).__name__}"
         )
-    if mode == "compile" and mode_of(sam) != "compile":
+    if mode == "compile" and current != "compile":
         sam.image_encoder.compile(dynamic=False)
     return sam
 
@@ -154,16 +252,21 @@ def mode_of(sam: Sam) -> str:
     enc = sam.image_encoder
     if getattr(enc, "_compiled_call_impl", None) is not None:
         return "compile"
-    if any(isinstance(m, SdpaAttention) for m in enc.modules()):
-        return "sdpa"
+    for mode in ("chunked", "sdpa"):
+        if any(isinstance(m, CLASSES[mode]) for m in enc.modules()):
+            return mode
     return "none"
 
 
 __all__ = [
+    "CHUNK_LOGITS",
+    "CLASSES",
     "MODES",
+    "ChunkedAttention",
     "SdpaAttention",
     "apply",
     "apply_to_attention",
+    "chunked_attention",
     "mode_of",
     "randomize_rel_pos",
     "rel_pos_bias",
