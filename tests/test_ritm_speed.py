@@ -12,7 +12,7 @@ import textwrap
 import numpy as np
 import pytest
 import torch
-from conftest import GRABCUT
+from conftest import GRABCUT, REPO, requires_grabcut
 from ritm_annotation.inference.clicker import Clicker
 
 from clickbench.clicks import Click
@@ -176,3 +176,20 @@ def test_keep_freed_memory_stops_the_refaulting():
     pages = 6 * 2 * (64 << 20) // 4096
     assert r["default"] >= pages  # by default glibc maps every block afresh
     assert r["kept"] <= pages // 8  # kept: reused (glibc at times faults one block in again)
+
+
+@requires_grabcut()
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the allocator setting is glibc's")
+def test_benchmark_ritm_speed_runs_and_finds_the_variants_bit_identical(tmp_path):
+    """`python benchmarks/models.py --ritm-speed` (README), on the tiny RITM: each variant in
+    its own process, every click's map compared with RITM's own predictor's."""
+    cmd = [sys.executable, str(REPO / "benchmarks" / "models.py"), "--ritm-speed", "--quick"]
+    cmd += ["--images", "1", "--clicks", "2", "--rounds", "1", "--out", str(tmp_path / "m.json")]
+    subprocess.run(cmd, check=True, capture_output=True)
+    res = json.loads((tmp_path / "ritm_speed.json").read_text())["ritm_speed"]
+    assert list(res) == ["ritm", "frozen", "frozen+kept"]
+    for variant in res.values():
+        assert variant["same_clicks"] and variant["bit_identical"]
+        assert variant["max_abs_prob_diff"] == 0.0 and variant["mask_pixels_changed"] == 0
+        assert variant["click_cpu_s"]["n"] == 2
+    assert res["ritm"]["cpu_ratio_vs_ritm"] == 1.0
