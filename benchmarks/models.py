@@ -8,6 +8,7 @@
     nice python benchmarks/models.py --workflow --no-micro --chunk-size 2 \
         --layouts current,side-by-side,side-by-side+sdpa+bf16             # images per hour
     nice python benchmarks/models.py --families --no-ritm --accelerate none  # every family
+    nice python benchmarks/models.py --ritm-speed --images 3 --clicks 10   # RITM f-BRS-B, issue 16
 
 Randomly initialised full-size models (no download): SAM ``vit_b`` (segment-anything's own
 ``sam_model_registry["vit_b"]``) and RITM HRNet18s IT-M (``HRNetModel`` with
@@ -42,6 +43,9 @@ x 10 simulated clicks (clickbench's RITM click simulator, protocols.run_loop):
   timing tables the model jobs write, job times from Snakemake's benchmark files and
   records; a second pure-time estimate multiplies the work by this run's
 unit costs. With ``--quick`` the workflow runs the tiny checkpoints (a smoke test).
+- with ``--ritm-speed`` only: f-BRS-B per click on real GrabCut photos as RITM's own predictor,
+  with frozen weights and with clickbench's allocator setting, each in its own process, every
+  click's probability map compared bit for bit (:func:`ritm_speed`).
   ``--layouts`` runs it once per thread layout / encoder setting (:data:`LAYOUTS`), one
   after another in folders of their own, and compares images per hour.
 
