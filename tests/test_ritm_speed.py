@@ -11,9 +11,9 @@ import textwrap
 
 import numpy as np
 import pytest
-import torch
 from conftest import GRABCUT, REPO, requires_grabcut
 from ritm_annotation.inference.clicker import Clicker
+from test_ritm import one_thread  # noqa: F401  (autouse: one torch thread here too)
 
 from clickbench.clicks import Click
 from clickbench.loading import load_ground_truth, load_image
@@ -59,14 +59,6 @@ REFERENCE = textwrap.dedent(
     np.savez(sys.argv[2], **out)
     """
 )
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def photos():
