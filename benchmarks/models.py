@@ -8,6 +8,7 @@
     nice python benchmarks/models.py --workflow --no-micro --chunk-size 2 \
         --layouts current,side-by-side,side-by-side+chunked+bf16          # images per hour
     nice python benchmarks/models.py --families --no-ritm --accelerate none  # every family
+    nice python benchmarks/models.py --ritm-speed --images 3 --clicks 10   # RITM f-BRS-B, issue 16
 
 Randomly initialised full-size models (no download): SAM ``vit_b`` (segment-anything's own
 ``sam_model_registry["vit_b"]``) and RITM HRNet18s IT-M (``HRNetModel`` with
@@ -42,6 +43,9 @@ x 10 simulated clicks (clickbench's RITM click simulator, protocols.run_loop):
   timing tables the model jobs write, job times from Snakemake's benchmark files and
   records; a second pure-time estimate multiplies the work by this run's
 unit costs. With ``--quick`` the workflow runs the tiny checkpoints (a smoke test).
+- with ``--ritm-speed`` only: f-BRS-B per click on real GrabCut photos as RITM's own predictor,
+  with frozen weights and with clickbench's allocator setting, each in its own process, every
+  click's probability map compared bit for bit (:func:`ritm_speed`).
   ``--layouts`` runs it once per thread layout / encoder setting (:data:`LAYOUTS`), one
   after another in folders of their own, and compares images per hour.
 
@@ -95,7 +99,12 @@ from workflow import (  # noqa: E402
 from clickbench.models import accelerate as acceleration  # noqa: E402
 from clickbench.models.accelerate import relative_error, trace_differences  # noqa: E402
 from clickbench.models.base import InteractiveModel  # noqa: E402
-from clickbench.models.ritm import DEFAULTS, RitmModel, make_predictor  # noqa: E402
+from clickbench.models.ritm import (  # noqa: E402
+    DEFAULTS,
+    RitmModel,
+    keep_freed_memory,
+    make_predictor,
+)
 from clickbench.models.sam import SamModel  # noqa: E402
 from clickbench.models.tiny import TINY_RITM, calibrate_ritm, make_tiny_model  # noqa: E402
 from clickbench.protocols import run_loop  # noqa: E402
@@ -192,7 +201,9 @@ def hrnet18s():
 
 
 def ritm_worker(net, data, clicks: int) -> dict:
-    """One RITM job's work (f-BRS-B loops on ``data``), timed: what a chunk job computes."""
+    """One RITM job's work (f-BRS-B loops on ``data``), timed: what a chunk job computes
+    (with its allocator setting, as :func:`clickbench.models.ritm.build` makes it)."""
+    keep_freed_memory()
     t, c = time.perf_counter(), time.process_time()
     times = bench_ritm(net, data, clicks, modes=("f-BRS-B",))["f-BRS-B"]
     return {
@@ -231,6 +242,121 @@ def ritm_layouts(args) -> dict:
         out[name] = {"wall_s": time.perf_counter() - t, "workers": workers}
         print(f"RITM layout {name}: {out[name]['wall_s']:.1f} s", file=sys.stderr, flush=True)
     out["side_by_side_speedup"] = out["current"]["wall_s"] / out["side-by-side"]["wall_s"]
+    return out
+
+
+#: --ritm-speed's variants (issue 16): RITM's own get_predictor on the net as built (trainable
+#: weights: what this benchmark timed before), clickbench's make_predictor (frozen weights, as
+#: RITM's load_is_model and clickbench's load_ritm leave them), and that with the allocator
+#: setting clickbench.models.ritm.build makes
+RITM_SPEED_VARIANTS = ("ritm", "frozen", "frozen+kept")
+
+
+class _Probed(Timed):
+    """Timed, plus each click's CPU seconds, minor page faults and RITM's probability map."""
+
+    def __init__(self, model: RitmModel):
+        super().__init__(model)
+        self.cpu_s: list[float] = []
+        self.faults: list[int] = []
+        self.probs: list[np.ndarray] = []
+
+    def predict(self, clicks, previous=None, previous_choice=None):
+        import resource
+
+        f, c = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.process_time()
+        out = super().predict(clicks, previous, previous_choice)
+        self.cpu_s.append(time.process_time() - c)
+        self.faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f)
+        self.probs.append(self.model.probs)
+        return out
+
+
+def ritm_speed_worker(variant: str, photos, clicks: int, probs_out: Path, quick: bool) -> dict:
+    """f-BRS-B on ``photos`` in this (fresh) process as ``variant``: per-click wall and CPU
+    seconds and minor page faults; every click's probability map saved to ``probs_out``.
+    HRNet18s, or the tiny RITM with ``quick``."""
+    import resource
+
+    from ritm_annotation.inference.predictors import get_predictor
+
+    if variant == "frozen+kept" and not keep_freed_memory():
+        raise SystemExit("the allocator setting needs glibc")
+    net = make_tiny_model("ritm", 0) if quick else hrnet18s()
+    if variant == "ritm":  # make_predictor's arguments, without its freeze
+        predictor = get_predictor(
+            net, "f-BRS-B", "cpu", prob_thresh=DEFAULTS["prob_thresh"],
+            zoom_in_params={"target_size": DEFAULTS["zoom_in_target_size"]}, predictor_params={},
+        )  # fmt: skip
+    else:
+        predictor = make_predictor(net, "f-BRS-B", "cpu")
+    model = _Probed(RitmModel(net, predictor, prob_thresh=DEFAULTS["prob_thresh"]))
+    clicks_made = []
+    for image, gt, ignore in photos:
+        model.set_image(image)
+        trace = run_loop(model, gt, ignore, strategy="max_score", max_clicks=clicks)
+        clicks_made.append(trace.clicks.tolist())
+    np.savez(probs_out, *model.probs)
+    return {"wall_s": model.times, "cpu_s": model.cpu_s, "faults": model.faults,
+            "clicks": clicks_made, "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}  # fmt: skip
+
+
+def grabcut_photos(root: Path, n: int) -> list[tuple]:
+    """The first ``n`` GrabCut photos (sorted by name): (image, object mask, ignore or None)."""
+    from clickbench.loading import load_ground_truth, load_image
+
+    paths = sorted((root / "data_GT").glob("*.jpg"))[:n]
+    if len(paths) < n:
+        raise SystemExit(f"fewer than {n} GrabCut photos in {root / 'data_GT'} (see --grabcut)")
+    out = []
+    for path in paths:
+        image = load_image(path)
+        gt = load_ground_truth(root / "boundary_GT" / f"{path.stem}.bmp", "grabcut", image.shape)
+        out.append((image, *gt))
+    return out
+
+
+def ritm_speed(args) -> dict:
+    """Issue 16: f-BRS-B per click, each :data:`RITM_SPEED_VARIANTS` in a fresh single-thread
+    process (the allocator setting is process-wide), ``--rounds`` rounds in alternating
+    order, on ``--images`` GrabCut photos x ``--clicks`` clicks; per-click time ratios against
+    ``ritm`` (its clicks, paired), and every click's probability map against ``ritm``'s."""
+    order = list(RITM_SPEED_VARIANTS)
+    runs: dict = {v: [] for v in order}
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(args.rounds):
+            for v in order if r % 2 == 0 else order[::-1]:
+                probs = Path(tmp) / f"{v}-{r}.npz"
+                cmd = [sys.executable, __file__, "--threads", "1", "--ritm-speed-worker", v,
+                       "--probs", str(probs), "--images", str(args.images),
+                       "--clicks", str(args.clicks), "--grabcut", str(args.grabcut)]  # fmt: skip
+                cmd += ["--quick"] if args.quick else []
+                done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True)
+                runs[v].append(json.loads(done.stdout.strip().splitlines()[-1]))
+                with np.load(probs) as z:
+                    runs[v][-1]["probs"] = [z[k] for k in z.files]
+                log_line = f"{v} round {r}: {sum(runs[v][-1]['cpu_s']):.1f} CPU s"
+                print(log_line, file=sys.stderr, flush=True)
+    ref = runs["ritm"][0]
+    out: dict = {}
+    for v in order:
+        cpu = np.min([run["cpu_s"] for run in runs[v]], axis=0)  # per click, best round
+        ref_cpu = np.min([run["cpu_s"] for run in runs["ritm"]], axis=0)
+        wall = np.min([run["wall_s"] for run in runs[v]], axis=0)
+        pairs = [(p, q) for run in runs[v] for p, q in zip(run["probs"], ref["probs"], strict=True)]
+        thresh = DEFAULTS["prob_thresh"]
+        out[v] = {
+            "click_cpu_s": summary(cpu),
+            "click_wall_s": summary(wall),
+            "cpu_ratio_vs_ritm": float(cpu.sum() / ref_cpu.sum()),
+            "median_click_cpu_ratio_vs_ritm": float(np.median(cpu / ref_cpu)),
+            "faults_per_click": float(np.mean([np.mean(run["faults"]) for run in runs[v]])),
+            "maxrss_mb": max(run["maxrss_kb"] for run in runs[v]) / 1024,
+            "same_clicks": all(run["clicks"] == ref["clicks"] for run in runs[v]),
+            "max_abs_prob_diff": max(float(np.abs(p - q).max()) for p, q in pairs),
+            "mask_pixels_changed": sum(int(((p > thresh) != (q > thresh)).sum()) for p, q in pairs),
+            "bit_identical": all(np.array_equal(p, q) for p, q in pairs),
+        }
     return out
 
 
@@ -332,6 +458,21 @@ def main(argv=None) -> dict:
     )
     ap.add_argument("--ritm-worker", default=None, help=argparse.SUPPRESS)  # START:STOP
     ap.add_argument(
+        "--ritm-speed",
+        action="store_true",
+        help="only time RITM f-BRS-B per click as RITM's own predictor on the net as built, with "
+        "frozen weights, and with the allocator setting (issue 16), on --images GrabCut photos",
+    )
+    ap.add_argument("--ritm-speed-worker", default=None, help=argparse.SUPPRESS)  # VARIANT
+    ap.add_argument("--probs", type=Path, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--rounds", type=int, default=2, help="--ritm-speed: rounds per variant")
+    ap.add_argument(
+        "--grabcut",
+        type=Path,
+        default=REPO.parent / "shared" / "datasets" / "GrabCut",
+        help="--ritm-speed: the GrabCut benchmark",
+    )
+    ap.add_argument(
         "--layouts",
         default=None,
         help="with --workflow: run it once per comma-separated layout, one after another, and "
@@ -386,6 +527,20 @@ def main(argv=None) -> dict:
         net = make_tiny_model("ritm", 0) if args.quick else hrnet18s()
         print(json.dumps(ritm_worker(net, data[start:stop], args.clicks)))
         return {}
+    if args.ritm_speed_worker:
+        photos = grabcut_photos(args.grabcut, args.images)
+        variant = args.ritm_speed_worker
+        out = ritm_speed_worker(variant, photos, args.clicks, args.probs, args.quick)
+        print(json.dumps(out))
+        return {}
+    if args.ritm_speed:
+        res["ritm_speed"] = ritm_speed(args)
+        res["machine"]["loadavg_at_end"] = os.getloadavg()
+        out = args.out.with_name("ritm_speed.json")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(res, indent=1, default=float))
+        print(json.dumps(res, indent=1, default=float))
+        return res
     if args.ritm_layouts:
         res["ritm_layouts"] = ritm_layouts(args)
         res["machine"]["loadavg_at_end"] = os.getloadavg()
