@@ -5,7 +5,7 @@
 #
 # 1. the CUDA-marked tests (pytest -m cuda);
 # 2. benchmarks/gpu_encode.py: fp32 and bf16 batched encoding of random full-size SAM vit_h
-#    (plain and accelerate: sdpa) and sam2.1_hiera_large (skipped, with its reason, when
+#    (plain, accelerate: sdpa and chunked) and sam2.1_hiera_large (skipped, with its reason, when
 #    `import sam2` fails) on 64 images, images/s against the same run's bf16 matmul rate;
 # 3. the demo workflow (config/config.yaml) with `device: cuda` in a scratch folder.
 # Everything goes into one JSON. Each step has a time limit, so the whole stays under 8 min.

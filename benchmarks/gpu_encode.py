@@ -6,8 +6,9 @@ bf16 matmul rate (benchmarks/gpu.sh runs it; it needs a CUDA device).
 Randomly initialised full-size models, no download:
 
 - SAM ``vit_h`` (segment-anything's ``sam_model_registry``) through clickbench's
-  ``SamModel.encode`` (the workflow's own batched path), plain and ``accelerate: sdpa``; the
-  sdpa embedding's relative error against the plain one is reported beside its speed;
+  ``SamModel.encode`` (the workflow's own batched path), plain and ``accelerate: sdpa`` and
+  ``chunked``; each embedding's relative error against the plain one is reported beside its
+  speed;
 - SAM 2.1 ``sam2.1_hiera_large`` (``sam2.build_sam.build_sam2`` with the package's Hydra
   config, no checkpoint), ``forward_image`` on normalised 1024x1024 batches. When
   ``import sam2`` fails this part is skipped and the reason is recorded.
@@ -82,7 +83,7 @@ def bench_vit_h(args, pool) -> dict:
 
     out: dict = {}
     ref = tflop = None
-    for accel in ("none", "sdpa"):
+    for accel in ("none", "sdpa", "chunked"):
         torch.manual_seed(0)
         sam = sam_model_registry["vit_h"]().eval().to("cuda")
         for prec in ("fp32", "bf16"):

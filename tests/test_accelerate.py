@@ -101,6 +101,26 @@ def test_chunked_attention_is_segment_anythings_bit_for_bit(
         assert not torch.equal(sdpa(x), want)
 
 
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+@pytest.mark.parametrize("batch,size", [(1, 40), (6, 14)])
+def test_chunked_attention_on_worker_threads_is_the_same(monkeypatch, batch, size, precision):
+    """With more than one torch thread the blocks run on single-threaded workers: the output
+    is still the original's exactly, and the caller keeps its thread count."""
+    monkeypatch.setattr(accelerate, "CHUNK_LOGITS", 3 * size**4 // 2)  # a few blocks
+    ref = attention(size)
+    fast = accelerate.apply_to_attention(copy.deepcopy(ref), "chunked")
+    x = torch.randn(batch, size, size, 64, generator=torch.Generator().manual_seed(1))
+    torch.set_num_threads(2)
+    try:
+        with torch.no_grad(), torch.autocast("cpu", torch.bfloat16, enabled=precision == "bf16"):
+            want, got = ref(x), fast(x)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(1)
+    assert 2 in accelerate._POOL  # the blocks did run on the workers
+    assert torch.equal(got, want)
+
+
 def test_rel_pos_bias_is_add_decomposed_rel_pos():
     """The mask is exactly the term segment-anything adds to the attention logits."""
     from segment_anything.modeling.image_encoder import add_decomposed_rel_pos

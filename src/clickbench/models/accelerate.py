@@ -9,7 +9,8 @@ Modes, applied in place to a built, loaded :class:`segment_anything.modeling.Sam
               (:func:`chunked_attention`), so the (heads x tokens x tokens) logits and the
               relative-position sums never exist whole: the embedding is bit for bit the
               plain encoder's on the CPUs measured (tests/test_accelerate.py checks
-              ``torch.equal``), in fp32 and in bf16, with less memory traffic
+              ``torch.equal``), in fp32 and in bf16, with less memory traffic; on a CPU
+              with several torch threads the blocks run on single-threaded workers
     sdpa      every ViT attention block runs through
               ``torch.nn.functional.scaled_dot_product_attention`` (a fused kernel that
               never stores the softmax matrix separately), with segment-anything's
@@ -30,6 +31,9 @@ is part of the embedding cache key.
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -41,8 +45,8 @@ from clickbench.traces import Trace
 #: config value -> what it does (see the module docstring); "none" is the schema's default
 MODES = ("none", "chunked", "sdpa", "compile")
 
-#: logits per block of :func:`chunked_attention` (elements): 2^20, 4 MiB in fp32, the
-#: fastest of 2^16 to 2^24 for vit_b on the development machine (benchmarks/README.md)
+#: logits per block of :func:`chunked_attention` (elements): 2^20, 4 MiB in fp32; of 2^18 to
+#: 2^22 the fastest for vit_b on the development machine (benchmarks/README.md)
 CHUNK_LOGITS = 1 << 20
 
 
@@ -106,24 +110,58 @@ def chunked_attention(
         expand = w < 32
     rows = max(1, min(h, chunk // (w * n)))  # grid rows of queries per block
     per = max(1, chunk // (h * w * n)) if rows == h else 1  # batch entries per block
-    buf = torch.empty(per, rows * w, n, dtype=q.dtype, device=q.device)
     out = torch.empty(b, n, v.shape[-1], dtype=q.dtype, device=q.device)
-    for i in range(0, b, per):
-        j = min(i + per, b)
-        for r in range(0, h, rows):
-            s_ = min(r + rows, h)
-            logits = buf[: j - i, : (s_ - r) * w]
-            torch.bmm(q[i:j, r * w : s_ * w], kt[i:j], out=logits)
-            if rel_pos is not None:
-                grid = logits.view(j - i, s_ - r, w, h, w)
-                th = rel_h[i:j, r:s_, :, :, None]
-                tw = rel_w[i:j, r:s_, :, None, :]
-                if expand:
-                    th, tw = th.expand(grid.shape).contiguous(), tw.expand(grid.shape).contiguous()
-                grid.add_(th).add_(tw)
-            torch.ops.aten._softmax.out(logits, -1, False, out=logits)
-            torch.bmm(logits, v[i:j], out=out[i:j, r * w : s_ * w])
+    local = threading.local()
+
+    def block(bounds: tuple[int, int, int, int]) -> None:
+        i, j, r, e = bounds
+        if getattr(local, "buf", None) is None:
+            local.buf = torch.empty(per, rows * w, n, dtype=q.dtype, device=q.device)
+        logits = local.buf[: j - i, : (e - r) * w]
+        torch.bmm(q[i:j, r * w : e * w], kt[i:j], out=logits)
+        if rel_pos is not None:
+            grid = logits.view(j - i, e - r, w, h, w)
+            th = rel_h[i:j, r:e, :, :, None]
+            tw = rel_w[i:j, r:e, :, None, :]
+            if expand:
+                th, tw = th.expand(grid.shape).contiguous(), tw.expand(grid.shape).contiguous()
+            grid.add_(th).add_(tw)
+        torch.ops.aten._softmax.out(logits, -1, False, out=logits)
+        torch.bmm(logits, v[i:j], out=out[i:j, r * w : e * w])
+
+    blocks = [
+        (i, min(i + per, b), r, min(r + rows, h))
+        for i in range(0, b, per)
+        for r in range(0, h, rows)
+    ]
+    threads = torch.get_num_threads()
+    if q.device.type != "cpu" or threads == 1 or len(blocks) == 1:
+        for bounds in blocks:
+            block(bounds)
+    else:
+        # on a CPU the blocks run on single-threaded workers, each taking the next block when
+        # it is done with one: no barrier after every small operation, where a thread that
+        # another process holds off its core makes the others wait (10x slower on 2 shared
+        # cores with 2 OpenMP threads; benchmarks/README.md)
+        list(_workers(threads).map(block, blocks))
     return out
+
+
+_POOL: dict[int, ThreadPoolExecutor] = {}
+
+
+def _workers(n: int) -> ThreadPoolExecutor:
+    """``n`` worker threads whose torch operations run on one thread each (reused)."""
+    if n not in _POOL:
+        main = torch.get_num_threads()
+        _POOL[n] = ThreadPoolExecutor(
+            n, "chunked-attention", initializer=torch.set_num_threads, initargs=(1,)
+        )
+        # the first set_num_threads in a worker also becomes the default of threads created
+        # later: make it the caller's again once the workers exist
+        list(_POOL[n].map(lambda _: None, range(n)))
+        torch.set_num_threads(main)
+    return _POOL[n]
 
 
 class ChunkedAttention(Attention):
