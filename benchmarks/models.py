@@ -218,7 +218,7 @@ def ritm_layouts(args) -> dict:
     """RITM f-BRS-B on ``--images`` images, as the workflow's two CPU layouts run it: one
     process with ``--cores`` threads doing them all (today's chunk job), against ``--cores``
     single-thread processes side by side, each on its share (rules/common.smk
-    SIDE_BY_SIDE_TYPES). Every process builds the same seeded weights; wall time from launch
+    heavy_threads). Every process builds the same seeded weights; wall time from launch
     to the last exit, and each process's own loop time."""
     out: dict = {}
     n, cores = args.images, args.cores

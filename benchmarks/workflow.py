@@ -382,14 +382,14 @@ def workflow_ratio(work: Path, config: dict, cores: int, extra: tuple[str, ...] 
 #: thread layouts and encoder settings --layouts compares; each: what it changes
 LAYOUTS = {
     "current": "every SAM and RITM job asks for 4 threads (capped at --cores), as before "
-    "rules/common.smk's SIDE_BY_SIDE_TYPES: --set-threads <ritm rules>=4",
-    "side-by-side": "the workflow's default: RITM jobs take one thread each when there are at "
-    "least as many as cores, so they run side by side; SAM keeps 4",
-    "side-by-side+sdpa": "side-by-side, and SAM with accelerate: sdpa (fp32)",
-    "side-by-side+sdpa+bf16": "side-by-side, SAM with accelerate: sdpa and precision: bf16",
-    "side-by-side+chunked": "side-by-side, and SAM with accelerate: chunked (fp32)",
-    "side-by-side+chunked+bf16": "side-by-side, SAM with accelerate: chunked and precision: bf16",
+    "issue 16: --set-threads <model rules>=4",
+    "ritm-side-by-side": "RITM jobs take one thread each when there are at least as many as "
+    "cores, SAM keeps 4 (the layout of the issue's first stop): --set-threads <sam rules>=4",
+    "side-by-side": "the workflow's default (rules/common.smk heavy_threads): every model's jobs "
+    "take one thread each when it has at least as many as cores, so they run side by side",
 }
+#: a layout name may add SAM settings: +<accelerate mode> (clickbench.models.accelerate),
+#: +bf16 (precision: bf16), e.g. side-by-side+chunked+bf16
 
 
 def compare_layouts(work: Path, config: dict, cores: int, layouts: list[str]) -> dict:
@@ -397,21 +397,27 @@ def compare_layouts(work: Path, config: dict, cores: int, layouts: list[str]) ->
     wall time, images per hour and the ratio to the first layout's images per hour."""
     out: dict = {}
     for name in layouts:
-        if name not in LAYOUTS:
-            raise SystemExit(f"--layouts: unknown layout {name!r} (known: {', '.join(LAYOUTS)})")
+        base, *extras = name.split("+")
+        unknown = set(extras) - {"bf16", *acceleration.MODES}
+        if base not in LAYOUTS or unknown:
+            raise SystemExit(
+                f"--layouts: unknown layout {name!r} (known: {', '.join(LAYOUTS)}, each with "
+                f"+bf16 and +<accelerate mode> optional)"
+            )
         cfg = copy.deepcopy(config)
         extra: tuple[str, ...] = ()
         ritm = [m for m, spec in cfg["models"].items() if spec["type"] == "ritm"]
         sam = [m for m, spec in cfg["models"].items() if spec["type"] == "sam"]
-        if name == "current":
-            rules = [f"run_{m}=4" for m in ritm]
+        four = {"current": ritm + sam, "ritm-side-by-side": sam}.get(base, [])
+        if four:
+            rules = [f"run_{m}=4" for m in four]
             if cfg.get("chunk_size", 1) > 1:
-                rules += [f"chunk_{m}=4" for m in ritm]
+                rules += [f"chunk_{m}=4" for m in four]
             extra = ("--set-threads", *rules)
-        for mode in set(name.split("+")) & set(acceleration.MODES):
+        for mode in set(extras) & set(acceleration.MODES):
             for m in sam:
                 cfg["models"][m]["accelerate"] = mode
-        if name.endswith("bf16"):
+        if "bf16" in extras:
             cfg["precision"] = "bf16"
         print(f"layout {name} ...", file=sys.stderr, flush=True)
         wf = workflow_ratio(work / f"layout-{name}", cfg, cores, extra)
@@ -420,7 +426,7 @@ def compare_layouts(work: Path, config: dict, cores: int, layouts: list[str]) ->
         if "error" not in wf:
             wf["images"] = n_images
             wf["images_per_hour"] = 3600 * n_images / wf["wall_s"]
-        wf["layout"] = LAYOUTS[name]
+        wf["layout"] = LAYOUTS[base] + "".join(f"; SAM {x}" for x in extras)
         out[name] = wf
     first = out[layouts[0]].get("images_per_hour")
     for wf in out.values():

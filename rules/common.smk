@@ -287,13 +287,6 @@ def run_group(model):
     return "light_runs"
 
 
-#: model types whose jobs take one thread each on a CPU when there are at least as many of
-#: them as cores, so that they run side by side: RITM's f-BRS runs its L-BFGS steps on one
-#: core (a second thread made a 4-image chunk 1.3x faster for 1.9x the CPU time,
-#: benchmarks/README.md). SAM's encoder uses its threads well and keeps 4 (capped at --cores).
-SIDE_BY_SIDE_TYPES = frozenset({"ritm"})
-
-
 def heavy_jobs(model):
     """How many jobs compute `model`: one per chunk of a class's images, or one per image
     (reads the dedup checkpoints: call it only once they exist, as `threads:` callables are).
@@ -314,17 +307,17 @@ def heavy_jobs(model):
 
 
 def heavy_threads(model):
-    """`threads:` of a job that computes a heavy model: 1 on a GPU; on a CPU 4 (capped at
-    --cores), or 1 for a SIDE_BY_SIDE_TYPES model with at least as many jobs as cores.
+    """`threads:` of a job that computes a heavy model: 1 on a GPU; on a CPU 1 when the model
+    has at least as many jobs as --cores, so that they run side by side, else 4 (capped at
+    --cores). Side by side fills the cores better than threads within a job: RITM's f-BRS
+    runs its L-BFGS steps on one core, and even SAM's encoder, which uses 2 threads well,
+    cannot share the cores with a single-thread RITM job (benchmarks/README.md).
     """
 
     def threads(wildcards):
         if use_gpu():
             return 1
-        if (
-            MODELS[model]["type"] in SIDE_BY_SIDE_TYPES
-            and heavy_jobs(model) >= workflow.cores
-        ):
+        if heavy_jobs(model) >= workflow.cores:
             return 1
         return 4
 

@@ -1,6 +1,6 @@
-"""Thread layout on a CPU (rules/common.smk `heavy_threads`): RITM jobs take one thread each
-when the run has at least as many of them as cores, so they run side by side; SAM keeps 4
-(capped at --cores)."""
+"""Thread layout on a CPU (rules/common.smk `heavy_threads`): a heavy model's jobs take one
+thread each when the run has at least as many of them as cores, so they run side by side;
+with fewer, 4 (capped at --cores)."""
 
 from __future__ import annotations
 
@@ -40,24 +40,25 @@ def dry_run_threads(deduped, cores: int) -> dict[str, set[int]]:
     return threads_by_rule(proc.stdout + "\n" + proc.stderr)
 
 
-def test_ritm_jobs_run_side_by_side_on_two_cores(deduped):
-    """The demo evaluates 4 images per model: 4 RITM jobs >= 2 cores, one thread each."""
+def test_model_jobs_run_side_by_side_on_two_cores(deduped):
+    """The demo evaluates 4 images per model: 4 RITM and 4 SAM jobs >= 2 cores, one thread
+    each."""
     threads = dry_run_threads(deduped, 2)
     assert threads["run_ritm_tiny"] == {1}
-    assert threads["run_sam_tiny"] == {2}  # 4, capped at --cores 2
+    assert threads["run_sam_tiny"] == {1}
     assert threads["run_grabcut"] == {1}
 
 
-def test_ritm_keeps_its_threads_with_more_cores_than_jobs(deduped):
-    """With 8 cores the same 4 RITM jobs cannot fill the machine: each keeps 4 threads."""
+def test_models_keep_their_threads_with_more_cores_than_jobs(deduped):
+    """With 8 cores the same 4 jobs per model cannot fill the machine: each keeps 4 threads."""
     threads = dry_run_threads(deduped, 8)
     assert threads["run_ritm_tiny"] == {4}
     assert threads["run_sam_tiny"] == {4}
 
 
 def test_chunks_count_as_jobs(tmp_path):
-    """Chunks are per class: with chunk_size 2, the demo's 2 classes x 2 images make 2 RITM
-    chunk jobs, one thread each on 2 cores; one class makes 1 chunk, which keeps 2."""
+    """Chunks are per class: with chunk_size 2, the demo's 2 classes x 2 images make 2 chunk
+    jobs per model, one thread each on 2 cores; one class makes 1 chunk, which keeps 2."""
     one_class = {**TEST_CONFIG["dataset"], "demo": {**TEST_CONFIG["dataset"]["demo"]}}
     one_class["demo"]["species"] = ["Shrimp"]
     for name, dataset, want in (("two", TEST_CONFIG["dataset"], {1}), ("one", one_class, {2})):
@@ -68,4 +69,4 @@ def test_chunks_count_as_jobs(tmp_path):
         proc = snakemake(work, "--cores", "2", "-n", configfile=cfg)
         threads = threads_by_rule(proc.stdout + "\n" + proc.stderr)
         assert threads["chunk_ritm_tiny"] == want, name
-        assert threads["chunk_sam_tiny"] == {2}
+        assert threads["chunk_sam_tiny"] == want, name
