@@ -8,6 +8,7 @@ The check's limits are the issue's: embedding relative error <= 1e-3 in fp32, me
 from __future__ import annotations
 
 import copy
+import os
 import subprocess
 from pathlib import Path
 
@@ -114,11 +115,28 @@ def test_chunked_attention_on_worker_threads_is_the_same(monkeypatch, batch, siz
     try:
         with torch.no_grad(), torch.autocast("cpu", torch.bfloat16, enabled=precision == "bf16"):
             want, got = ref(x), fast(x)
+        # grad and inference mode are per thread: the workers take the caller's
+        with torch.inference_mode(), torch.autocast("cpu", enabled=precision == "bf16"):
+            got_inference = fast(x)
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(1)
-    assert 2 in accelerate._POOL  # the blocks did run on the workers
-    assert torch.equal(got, want)
+    assert (os.getpid(), 2) in accelerate._POOL  # the blocks did run on the workers
+    assert torch.equal(got, want) and torch.equal(got_inference, want)
+
+
+def test_chunked_attention_with_gradients_is_the_original():
+    """With autograd on, ChunkedAttention runs segment-anything's own arithmetic (the blocks
+    write into buffers autograd cannot follow): same output, same gradients."""
+    ref = attention(14)
+    fast = accelerate.apply_to_attention(copy.deepcopy(ref), "chunked")
+    x = torch.randn(2, 14, 14, 64, generator=torch.Generator().manual_seed(1))
+    xs = [x.clone().requires_grad_(True) for _ in range(2)]
+    outs = [m(xi) for m, xi in zip((ref, fast), xs, strict=True)]
+    for out in outs:
+        out.square().sum().backward()
+    assert torch.equal(outs[0], outs[1]) and torch.equal(xs[0].grad, xs[1].grad)
+    assert torch.equal(ref.rel_pos_h.grad, fast.rel_pos_h.grad)
 
 
 def test_rel_pos_bias_is_add_decomposed_rel_pos():

@@ -31,6 +31,7 @@ is part of the embedding cache key.
 
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -90,7 +91,9 @@ def chunked_attention(
     then the columns' term (``add_decomposed_rel_pos``'s two additions, each rounded as there),
     the softmax over the keys, the product with the values. A block is whole grid rows of
     queries of one batch entry, or whole batch entries when one holds fewer logits than
-    ``chunk`` (the windows; default :data:`CHUNK_LOGITS`). Returns (B, H * W, C).
+    ``chunk`` (the windows; default :data:`CHUNK_LOGITS`). Returns (B, H * W, C). For
+    inference: nothing is recorded for autograd (:class:`ChunkedAttention` runs the original
+    arithmetic when gradients are on).
     """
     chunk = chunk or CHUNK_LOGITS
     b, n, c = q.shape
@@ -112,9 +115,14 @@ def chunked_attention(
     per = max(1, chunk // (h * w * n)) if rows == h else 1  # batch entries per block
     out = torch.empty(b, n, v.shape[-1], dtype=q.dtype, device=q.device)
     local = threading.local()
+    # grad and inference mode are per thread: the workers take the caller's
+    inference = torch.is_inference_mode_enabled()
 
     def block(bounds: tuple[int, int, int, int]) -> None:
-        i, j, r, e = bounds
+        with torch.inference_mode(inference), torch.no_grad():
+            one_block(*bounds)
+
+    def one_block(i: int, j: int, r: int, e: int) -> None:
         if getattr(local, "buf", None) is None:
             local.buf = torch.empty(per, rows * w, n, dtype=q.dtype, device=q.device)
         logits = local.buf[: j - i, : (e - r) * w]
@@ -147,21 +155,23 @@ def chunked_attention(
     return out
 
 
-_POOL: dict[int, ThreadPoolExecutor] = {}
+#: (process id, threads) -> its workers: a forked child does not inherit the threads
+_POOL: dict[tuple[int, int], ThreadPoolExecutor] = {}
 
 
 def _workers(n: int) -> ThreadPoolExecutor:
     """``n`` worker threads whose torch operations run on one thread each (reused)."""
-    if n not in _POOL:
+    key = (os.getpid(), n)
+    if key not in _POOL:
         main = torch.get_num_threads()
-        _POOL[n] = ThreadPoolExecutor(
+        _POOL[key] = ThreadPoolExecutor(
             n, "chunked-attention", initializer=torch.set_num_threads, initargs=(1,)
         )
         # the first set_num_threads in a worker also becomes the default of threads created
         # later: make it the caller's again once the workers exist
-        list(_POOL[n].map(lambda _: None, range(n)))
+        list(_POOL[key].map(lambda _: None, range(n)))
         torch.set_num_threads(main)
-    return _POOL[n]
+    return _POOL[key]
 
 
 class ChunkedAttention(Attention):
@@ -170,6 +180,8 @@ class ChunkedAttention(Attention):
     (B, H, W, dim)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled():  # the blocks write into buffers autograd cannot follow
+            return super().forward(x)
         b, h, w, _ = x.shape
         qkv = self.qkv(x).reshape(b, h * w, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.reshape(3, b * self.num_heads, h * w, -1).unbind(0)
