@@ -302,18 +302,14 @@ def ritm_speed_worker(variant: str, photos, clicks: int, probs_out: Path, quick:
 
 
 def grabcut_photos(root: Path, n: int) -> list[tuple]:
-    """The first ``n`` GrabCut photos (sorted by name): (image, object mask, ignore or None)."""
-    from clickbench.loading import load_ground_truth, load_image
+    """The first ``n`` GrabCut photos (the ``grabcut`` layout's order, by name): (image,
+    object mask, ignore or None), as the workflow reads them."""
+    from clickbench.datasets import discover, load_sample
 
-    paths = sorted((root / "data_GT").glob("*.jpg"))[:n]
-    if len(paths) < n:
-        raise SystemExit(f"fewer than {n} GrabCut photos in {root / 'data_GT'} (see --grabcut)")
-    out = []
-    for path in paths:
-        image = load_image(path)
-        gt = load_ground_truth(root / "boundary_GT" / f"{path.stem}.bmp", "grabcut", image.shape)
-        out.append((image, *gt))
-    return out
+    samples = discover({"name": "GrabCut", "layout": "grabcut", "root": str(root)})[:n]
+    if len(samples) < n:
+        raise SystemExit(f"fewer than {n} GrabCut photos in {root} (see --grabcut)")
+    return [load_sample(sample, "grabcut") for sample in samples]
 
 
 def ritm_speed(args) -> dict:

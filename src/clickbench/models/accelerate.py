@@ -46,8 +46,8 @@ from clickbench.traces import Trace
 #: config value -> what it does (see the module docstring); "none" is the schema's default
 MODES = ("none", "chunked", "sdpa", "compile")
 
-#: logits per block of :func:`chunked_attention` (elements): 2^20, 4 MiB in fp32; of 2^18 to
-#: 2^22 the fastest for vit_b on the development machine (benchmarks/README.md)
+#: logits per block of :func:`chunked_attention` (elements): 2^20, 4 MiB in fp32; with 2^21
+#: the fastest of 2^18 to 2^22 for vit_b on the development machine (benchmarks/README.md)
 CHUNK_LOGITS = 1 << 20
 
 
