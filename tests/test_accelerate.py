@@ -8,6 +8,7 @@ The check's limits are the issue's: embedding relative error <= 1e-3 in fp32, me
 from __future__ import annotations
 
 import copy
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -373,3 +374,42 @@ def test_gpu_script_skips_cleanly_without_cuda(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "no CUDA device" in proc.stdout and "skipped" in proc.stdout
     assert not Path(tmp_path / "gpu.json").exists()
+
+
+#: one of the demo's SAM runs (the demo dataset is seeded: 00001 is an original)
+DEMO_RUN = "results/demo/runs/noc/sam_tiny/hourse_mackerel/00001.npz"
+
+
+@pytest.mark.workflow
+def test_gpu_script_rehearsed_on_the_cpu(tmp_path):
+    """``GPU_SH_REHEARSE=1``: every step of gpu.sh on the CPU, with the tiny models, into the
+    one JSON: the script a GPU machine will run, bar the device."""
+    out = tmp_path / "gpu.json"
+    env = {
+        **os.environ,
+        "GPU_SH_REHEARSE": "1",
+        "GPU_SH_DEMO_ARGS": f"{DEMO_RUN} results/demo/provenance.yaml",
+        "TMPDIR": str(tmp_path),  # gpu.sh's scratch folder (mktemp -t)
+    }
+    proc = subprocess.run(
+        ["bash", str(REPO / "benchmarks" / "gpu.sh"), str(out)],
+        capture_output=True, text=True, timeout=600, cwd=REPO, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    res = json.loads(out.read_text())
+    assert res["device"] == "cpu" and res["rehearsal"] is True
+    tests = res["cuda_tests"]  # every CUDA-marked test ran, and skipped here
+    assert tests["rc"] == 0 and tests["tests"] >= 3 and tests["skipped"] == tests["tests"]
+    enc = res["encode"]
+    assert enc["rc"] == 0 and enc["rehearsal"] is True and enc["sam"]["variant"] == "tiny"
+    for accel in ("none", "sdpa", "chunked"):
+        for prec in ("fp32", "bf16"):
+            row = enc["sam"][f"{accel}_{prec}"]
+            assert row["images_per_s"] > 0 and 0 < row["fraction_of_bf16_matmul"]
+    assert enc["sam"]["chunked_fp32"]["embedding_rel_error_vs_plain_fp32"] == 0
+    assert enc["sam"]["sdpa_fp32"]["embedding_rel_error_vs_plain_fp32"] < 1e-5
+    assert 1e-4 < enc["sam"]["none_bf16"]["embedding_rel_error_vs_plain_fp32"] < 0.05
+    assert enc["sam2"]["variant"] == "tiny" and enc["sam2"]["bf16"]["images_per_s"] > 0
+    demo = res["demo"]  # the demo's SAM jobs ran from the root of a copy, on the device asked
+    assert demo["rc"] == 0 and demo["provenance_device"] == "cpu", demo["log_tail"]
+    assert (Path(res["scratch"]) / "demo" / DEMO_RUN).is_file()

@@ -53,8 +53,15 @@ def test_factory_errors_name_the_problem(tmp_path, monkeypatch):
         registry.build({"type": "python", "factory": "no_such_module_x:build"})
     with pytest.raises(PluginError, match="has no 'nope'"):
         registry.build({**EXAMPLE, "factory": "color_model:nope"})
-    with pytest.raises(PluginError, match="is not a folder"):
+    with pytest.raises(PluginError, match=f"path '{tmp_path}/absent' is absent: {tmp_path}/absent"):
         registry.build({**EXAMPLE, "path": str(tmp_path / "absent")})
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(PluginError, match=f"is not a folder: {tmp_path}/a_file"):
+        registry.build({**EXAMPLE, "path": str(tmp_path / "a_file")})
+    # a relative path is the working directory's, and the message says which that is
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(PluginError, match=rf"'examples' is absent: {tmp_path}/examples \(a rel"):
+        registry.build({**EXAMPLE, "path": "examples"})
     (tmp_path / "not_a_model.py").write_text("def build(spec, **kw):\n    return 42\n")
     monkeypatch.setattr(sys, "path", list(sys.path))
     with pytest.raises(PluginError, match="returned a int, not an InteractiveModel"):

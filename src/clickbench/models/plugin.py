@@ -42,7 +42,11 @@ def load_factory(factory: str, path: str | None = None):
     if path is not None:
         folder = str(Path(path).resolve())
         if not Path(folder).is_dir():
-            raise PluginError(f"factory {factory!r}: path {path!r} is not a folder")
+            where = "absent" if not Path(folder).exists() else "not a folder"
+            raise PluginError(
+                f"factory {factory!r}: path {path!r} is {where}: {folder} (a relative path is"
+                f" the working directory's, {Path.cwd()})"
+            )
         if folder not in sys.path:
             sys.path.insert(0, folder)
     try:
