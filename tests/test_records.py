@@ -55,3 +55,31 @@ def test_jobs_are_put_back_together_from_the_per_output_records(tmp_path):
     again = records.jobs(tmp_path, since=t1)
     assert [(j.rule, j.outputs) for j in again] == [("pair", ("out/b/2.txt", "side/b/2.tsv"))]
     assert len(records.jobs(tmp_path)) == len(jobs)  # the others' records are still there
+
+
+def test_outputs_of_one_job_with_different_end_times_are_one_job(tmp_path):
+    """Snakemake stamps each output's end time from that file's mtime (set output by output,
+    milliseconds apart under load): the job hash, not the end time, ties them together."""
+    import base64
+    import json
+
+    meta = tmp_path / records.METADATA
+    meta.mkdir(parents=True)
+
+    def record(path, **rec):
+        name = base64.urlsafe_b64encode(path.encode()).decode()
+        (meta / name).write_text(json.dumps({"rule": "pair", "log": [], **rec}))
+
+    record("out/a.txt", job_hash=7, starttime=10.0, endtime=20.000)
+    record("side/a.tsv", job_hash=7, starttime=10.001, endtime=20.004)
+    record("out/b.txt", job_hash=8, starttime=11.0, endtime=21.0)
+    record("old/x.txt", starttime=1.0, endtime=2.0)  # a record without a hash: a job of its own
+    record("old/y.txt", starttime=1.0, endtime=2.0)
+    got = [(j.outputs, j.start, j.end) for j in records.jobs(tmp_path)]
+    assert got == [
+        (("old/x.txt",), 1.0, 2.0),
+        (("old/y.txt",), 1.0, 2.0),
+        (("out/a.txt", "side/a.tsv"), 10.0, 20.004),
+        (("out/b.txt",), 11.0, 21.0),
+    ]
+    assert [j.outputs for j in records.jobs(tmp_path, since=10.5)] == [("out/b.txt",)]

@@ -3,9 +3,10 @@
 Snakemake keeps one JSON record per output file it wrote (its file backend: the record's
 name is the output path, URL-safe base64, split into ``@``-prefixed folders where the name
 would be too long), holding the rule, the job's hash, its start and end time (epoch seconds)
-and its log files. Every output of one job carries the same rule, hash and end time (the
-start is stamped per output, microseconds apart), which is how :func:`jobs` puts them back
-together. Tests and benchmarks read which jobs ran, and
+and its log files. Every output of one job carries the same rule and job hash, which is how
+:func:`jobs` puts them back together: the times are per output (the start is the output's
+incomplete-marker's, microseconds apart; the end is the output file's own mtime, so two
+outputs written at different moments of a job end apart). Tests and benchmarks read which jobs ran, and
 when, from here rather than from Snakemake's printed log, whose wording is not an interface.
 """
 
@@ -64,14 +65,20 @@ def jobs(workdir: str | Path, since: float | None = None) -> list[Job]:
         if start is None or (since is not None and start < since):
             continue
         end = rec.get("endtime") or start
-        key = (rec["rule"], rec.get("job_hash"), end)
-        job = grouped.setdefault(key, {"outputs": [], "logs": rec.get("log") or [], "start": start})
+        # the job hash is unique within a run and a job rewrites every output's record, so
+        # (rule, hash) is one job; a record without a hash is a job of its own
+        job_hash = rec.get("job_hash")
+        key = (rec["rule"], job_hash) if job_hash is not None else (rec["rule"], None, output)
+        job = grouped.setdefault(
+            key, {"outputs": [], "logs": rec.get("log") or [], "start": start, "end": end}
+        )
         job["outputs"].append(output)
         job["start"] = min(job["start"], start)
+        job["end"] = max(job["end"], end)
     return sorted(
         (
-            Job(rule, tuple(sorted(j["outputs"])), tuple(j["logs"]), j["start"], end)
-            for (rule, _, end), j in grouped.items()
+            Job(key[0], tuple(sorted(j["outputs"])), tuple(j["logs"]), j["start"], j["end"])
+            for key, j in grouped.items()
         ),
         key=lambda j: (j.start, j.rule, j.outputs),
     )
