@@ -5,6 +5,7 @@
     nice python benchmarks/models.py --workflow          # also: workflow wall time / model time
     python benchmarks/models.py --workflow CONFIG        # ... on a config of yours
     nice python benchmarks/models.py --accelerate chunked,sdpa,compile --no-ritm   # SAM encoders
+    nice python benchmarks/models.py --hq --accelerate chunked,sdpa --no-ritm     # ... HQ-SAM's
     nice python benchmarks/models.py --workflow --no-micro --chunk-size 2 \
         --layouts current,side-by-side,side-by-side+chunked+bf16          # images per hour
     nice python benchmarks/models.py --families --no-ritm --accelerate none  # every family
@@ -25,6 +26,10 @@ x 10 simulated clicks (clickbench's RITM click simulator, protocols.run_loop):
   of every candidate and kept-mask choices over the plain fp32 loop's clicks;
 - the encoder's achieved FLOP/s (vit_b: about 972 GFLOP per 1024x1024 image) against a
   large matrix product's FLOP/s measured in the same run, in fp32 and bf16;
+- with ``--hq``: the same SAM benchmarks and checks on HQ-SAM (random full-size ``vit_b``
+  from segment-anything-hq's registry and the tiny HQ-SAM), whose ViT encoder takes the same
+  ``accelerate`` modes; its check compares the packed embedding (features and the first
+  global block's ViT map);
 - with ``--families``: every SAM-family adapter's encode and per-click time, side by side
   (benchmarks/families.py: SAM, SAM 2.1, HQ-SAM, EfficientViT-SAM, full size and tiny);
 - how much bf16 changes SAM's output: the fp32 loop's clicks are replayed with the bf16
@@ -106,7 +111,7 @@ from clickbench.models.ritm import (  # noqa: E402
     make_predictor,
 )
 from clickbench.models.sam import SamModel  # noqa: E402
-from clickbench.models.tiny import TINY_RITM, calibrate_ritm, make_tiny_model  # noqa: E402
+from clickbench.models.tiny import TINY_RITM, calibrate_ritm, make_tiny_model, seeded  # noqa: E402
 from clickbench.protocols import run_loop  # noqa: E402
 
 VIT_B_ENCODER_GFLOP = 972.0  # per 1024x1024 image (multiply-add = 2 FLOP)
@@ -133,8 +138,10 @@ class Timed(InteractiveModel):
         return out
 
 
-def sam_model(sam, precision: str, name: str, accelerate: str = "none") -> SamModel:
-    return SamModel(
+def sam_model(
+    sam, precision: str, name: str, accelerate: str = "none", cls: type = SamModel
+) -> SamModel:
+    return cls(
         sam,
         variant=name,
         checkpoint_sha256=f"random-{name}",
@@ -143,7 +150,15 @@ def sam_model(sam, precision: str, name: str, accelerate: str = "none") -> SamMo
     )
 
 
-def bench_sam(sam, name: str, data, clicks: int, modes=("none",)) -> dict:
+def embedding_of(model: SamModel) -> np.ndarray:
+    """What the predictor holds after ``set_image``: SAM's features; HQ-SAM's also the first
+    global block's ViT map (the two flattened into one vector)."""
+    p = model.predictor
+    parts = [p.features, *getattr(p, "interm_features", [])]
+    return np.concatenate([t.float().numpy().ravel() for t in parts])
+
+
+def bench_sam(sam, name: str, data, clicks: int, modes=("none",), cls: type = SamModel) -> dict:
     """Per image: every (acceleration mode, precision) encodes it in turn (so a change of the
     machine's load hits all of them alike), timed; the plain fp32 loop simulates the clicks
     and is timed per decode; every other encoder replays them, and its IoUs, kept choices and
@@ -152,7 +167,7 @@ def bench_sam(sam, name: str, data, clicks: int, modes=("none",)) -> dict:
     modes = ["none", *[m for m in modes if m != "none"]]
     precs = ("fp32", "bf16")
     sams = {m: sam if m == "none" else copy.deepcopy(sam) for m in modes}  # SamModel applies m
-    models = {(m, p): Timed(sam_model(sams[m], p, name, m)) for m in modes for p in precs}
+    models = {(m, p): Timed(sam_model(sams[m], p, name, m, cls)) for m in modes for p in precs}
     out: dict = {"modes": modes, "decode_s": [], "warmup_s": {}}
     for key in ("encode_s", "encode_cpu_s", "rel_error", "diff"):
         out[key] = {f"{m}/{p}": [] for m in modes for p in precs}
@@ -168,7 +183,7 @@ def bench_sam(sam, name: str, data, clicks: int, modes=("none",)) -> dict:
             model.set_image(image)
             out["encode_s"][f"{m}/{p}"].append(time.perf_counter() - t)
             out["encode_cpu_s"][f"{m}/{p}"].append(time.process_time() - c)
-            emb[m, p] = model.model.predictor.features.float().numpy()
+            emb[m, p] = embedding_of(model.model)
         ref = models["none", "fp32"]
         a = run_loop(ref, gt, None, strategy="max_score", max_clicks=clicks)
         out["decode_s"].extend(ref.times)
@@ -441,6 +456,11 @@ def main(argv=None) -> dict:
     )
     ap.add_argument("--no-ritm", action="store_true", help="skip the RITM micro-benchmarks")
     ap.add_argument(
+        "--hq",
+        action="store_true",
+        help="the SAM benchmarks on HQ-SAM (random full-size vit_b and the tiny HQ-SAM)",
+    )
+    ap.add_argument(
         "--families",
         action="store_true",
         help="also time every SAM-family adapter's encode and click (benchmarks/families.py; "
@@ -509,6 +529,8 @@ def main(argv=None) -> dict:
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.hq and args.workflow:
+        ap.error("--hq: the micro-benchmarks only (the workflow's models are SAM and RITM)")
     modes = [m for m in args.accelerate.split(",") if m]
     for m in modes:
         if m not in acceleration.MODES:
@@ -555,14 +577,20 @@ def main(argv=None) -> dict:
     # was at start) gets exactly the weights the micro-benchmark measures
     # segment-anything zero-initialises the relative positions; trained weights have them, and
     # the accelerated encoders' check must see them (clickbench.models.accelerate)
-    sam_tiny = acceleration.randomize_rel_pos(make_tiny_model("sam", 0))
+    if args.hq:
+        from clickbench.models.hq_sam import VARIANTS as FAMILY_VARIANTS
+        from clickbench.models.hq_sam import HqSamModel as family
+    else:
+        from clickbench.models.sam import VARIANTS as FAMILY_VARIANTS
+
+        family = SamModel
+    res["sam_family"] = family.name
+    sam_tiny = acceleration.randomize_rel_pos(seeded(FAMILY_VARIANTS["tiny"], 0).eval())
     ritm_tiny = make_tiny_model("ritm", 0)
     vit_b = net = None
     if not args.quick:
-        from segment_anything import sam_model_registry
-
         torch.manual_seed(0)
-        vit_b = acceleration.randomize_rel_pos(sam_model_registry["vit_b"]().eval())
+        vit_b = acceleration.randomize_rel_pos(FAMILY_VARIANTS["vit_b"]().eval())
         net = hrnet18s()
 
     if args.workflow:
@@ -590,15 +618,15 @@ def main(argv=None) -> dict:
             "fp32": matmul_flops(torch.float32),
             "bf16": matmul_flops(torch.bfloat16),
         }
-        log("tiny SAM ...")
-        res["sam_tiny"] = bench_sam(sam_tiny, "tiny", data, args.clicks, modes)
+        log(f"tiny {family.label} ...")
+        res["sam_tiny"] = bench_sam(sam_tiny, "tiny", data, args.clicks, modes, family)
         if not args.no_ritm:
             log("tiny RITM ...")
             res["ritm_tiny"] = bench_ritm(ritm_tiny, data, args.clicks)
     del sam_tiny, ritm_tiny
     if micro and not args.quick:
-        log("SAM vit_b (random weights) ...")
-        res["sam_vit_b"] = bench_sam(vit_b, "vit_b", data, args.clicks, modes)
+        log(f"{family.label} vit_b (random weights) ...")
+        res["sam_vit_b"] = bench_sam(vit_b, "vit_b", data, args.clicks, modes, family)
         if not args.no_ritm:
             log("RITM HRNet18s (random weights) ...")
             res["ritm_hrnet18s"] = bench_ritm(net, data, args.clicks)
@@ -732,7 +760,8 @@ def markdown(res: dict) -> str:
             f"| 2048^3 matmul | {res['matmul_flops']['fp32'] / 1e9:.0f} GFLOP/s | "
             f"{res['matmul_flops']['bf16'] / 1e9:.0f} GFLOP/s |",
         ]
-    for key, label in (("sam_vit_b", "SAM vit_b"), ("sam_tiny", "SAM tiny")):
+    name = "HQ-SAM" if res.get("sam_family") == "hq_sam" else "SAM"
+    for key, label in (("sam_vit_b", f"{name} vit_b"), ("sam_tiny", f"{name} tiny")):
         if key in d:
             lines += sam_markdown(d[key], label)
     for key, label in (("ritm_hrnet18s", "RITM HRNet18s"), ("ritm_tiny", "RITM tiny")):

@@ -9,13 +9,14 @@ import yaml
 
 from clickbench import __version__
 from clickbench.checkpoints import sha256sum
+from clickbench.models.registry import ACCELERATED_TYPES
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)
 
 PACKAGES = [
     "clickbench", "numpy", "pillow", "opencv-python-headless", "scikit-image", "scipy",
     "imagehash", "pandas", "matplotlib", "torch", "torchvision", "segment-anything",
-    "ritm-annotation", "snakemake",
+    "ritm-annotation", "sam2", "segment-anything-hq", "efficientsam", "snakemake",
 ]  # fmt: skip
 
 
@@ -39,11 +40,11 @@ record = {
     "platform": platform.platform(),
     "precision": snakemake.params.config["precision"],
     "device": snakemake.params.config["device"],
-    # the SAM encoders' acceleration (clickbench.models.accelerate), per model
+    # the SAM encoders' acceleration (clickbench.models.accelerate), per model that takes one
     "accelerate": {
         name: spec["accelerate"]
         for name, spec in snakemake.params.models.items()
-        if spec["type"] == "sam"
+        if spec["type"] in ACCELERATED_TYPES
     },
     "checkpoints": checkpoints,
     "skipped_models": list(snakemake.params.skipped),

@@ -1,6 +1,7 @@
 """Accelerated SAM encoders (clickbench.models.accelerate) against segment-anything's own.
 
-Small sizes here; benchmarks/models.py repeats the equality check on full-size vit_b weights.
+Small sizes here; benchmarks/models.py repeats the equality check on full-size vit_b weights
+(SAM's, and HQ-SAM's with --hq).
 The check's limits are the issue's: embedding relative error <= 1e-3 in fp32, mean |dIoU|
 <= 1e-3, no kept-mask choice changed.
 """
@@ -179,8 +180,90 @@ def test_apply_keeps_the_weights_and_rejects_unknown_modes():
 def test_apply_names_an_encoder_it_cannot_accelerate():
     sam = make_tiny_model("sam", 0)
     sam.image_encoder = torch.nn.Conv2d(3, 64, 16, 16)
-    with pytest.raises(ValueError, match="found no segment-anything Attention block in Conv2d"):
+    with pytest.raises(ValueError, match=r"found no ViT attention block \(segment-anything's "):
         accelerate.apply(sam, "sdpa")
+    with pytest.raises(ValueError, match="Attention\\) in Conv2d"):
+        accelerate.apply(sam, "chunked")
+
+
+# ------------------------------------------------------------ HQ-SAM: the same ViT attention
+def test_hq_sams_attention_is_segment_anythings_code():
+    """segment-anything-hq's ViT attention is a copy of segment-anything's (the same forward,
+    relative positions and attributes): what lets :func:`accelerate.apply` treat both alike."""
+    import inspect
+
+    from segment_anything.modeling import image_encoder as sa
+    from segment_anything_hq.modeling import image_encoder as hq
+
+    def code(obj):  # the source without docstrings and comments
+        import ast
+
+        tree = ast.parse(inspect.getsource(obj).lstrip())
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+                if isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+                    node.body = body[1:] or [ast.Pass()]
+        return ast.dump(tree)
+
+    for name in ("Attention", "add_decomposed_rel_pos", "get_rel_pos"):
+        assert code(getattr(hq, name)) == code(getattr(sa, name)), name
+    assert hq.Attention in accelerate.ATTENTION_TYPES
+
+
+def tiny_hq(seed: int = 0, **kwargs):
+    from clickbench.models.hq_sam import HqSamModel, build_hq_tiny
+    from clickbench.models.tiny import seeded
+
+    sam = accelerate.randomize_rel_pos(seeded(build_hq_tiny, seed).eval(), seed=seed)
+    return HqSamModel(sam, variant="tiny", checkpoint_sha256="t", **kwargs)
+
+
+@requires_grabcut()
+@pytest.mark.parametrize("mode", ["sdpa", "chunked"])
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_accelerated_hq_sam_equals_plain_hq_sam(photos, mode, precision):
+    """HQ-SAM's packed embedding (features and the first global block's ViT map) and a
+    3-click trace on a real photo: chunked exactly the plain one, sdpa within 1e-5 in fp32."""
+    plain = tiny_hq(precision=precision)
+    fast = tiny_hq(precision=precision, accelerate=mode)
+    assert accelerate.mode_of(fast.sam) == mode and accelerate.mode_of(plain.sam) == "none"
+    image, gt, ignore = photos[1]
+    a, b = plain.encode([image])[0], fast.encode([image])[0]
+    assert a.features.shape == b.features.shape == (1, 64 + 64, 64, 64)  # decoder, ViT widths
+    err = accelerate.relative_error(b.features, a.features)
+    if mode == "chunked":
+        assert np.array_equal(a.features, b.features)
+    else:
+        assert 0 < err < (1e-5 if precision == "fp32" else 2e-2), err
+    plain.set_embedding(a)
+    fast.set_embedding(b)
+    ref = run_loop(plain, gt, ignore, strategy="max_score", max_clicks=3)
+    other = run_loop(fast, gt, ignore, strategy="max_score", max_clicks=3, clicks=ref.clicks)
+    diff = accelerate.trace_differences(ref, other)
+    assert diff["choices_changed"] == 0
+    if mode == "chunked":
+        assert max(diff["abs_diou"]) == 0 and diff["pixels_changed"] == 0
+    key, meta = fast._key(image)
+    assert meta["accelerate"] == mode and key != plain._key(image)[0]
+
+
+def test_hq_sam_builds_with_accelerate_and_vit_tiny_is_refused(tmp_path):
+    from clickbench.models.hq_sam import make_tiny_checkpoint as make_hq
+
+    spec = {
+        "type": "hq_sam",
+        "variant": "tiny",
+        "checkpoint": {"path": str(make_hq(tmp_path / "h.pth"))},
+    }
+    model = registry.build({**spec, "accelerate": "chunked"})
+    assert (model.accelerate, accelerate.mode_of(model.sam)) == ("chunked", "chunked")
+    assert accelerate.mode_of(registry.build(spec).sam) == "none"
+    from clickbench.models.hq_sam import VARIANTS
+
+    tinyvit = VARIANTS["vit_tiny"]()  # the light HQ-SAM: a TinyViT, no ViT attention
+    with pytest.raises(ValueError, match="found no ViT attention block .* in TinyViT"):
+        accelerate.apply(tinyvit, "chunked")
 
 
 # ------------------------------------------------------------ the whole model, real photos
@@ -331,7 +414,7 @@ def base_config(**model):
     }
 
 
-def test_config_default_is_none_and_only_sam_accelerates():
+def test_config_default_is_none_and_only_sam_and_hq_sam_accelerate():
     sam = {"type": "sam", "variant": "tiny", "checkpoint": {"path": "s.pth"}}
     assert cbconfig.validate(base_config(**sam))["models"]["m"]["accelerate"] == "none"
     for mode in ("chunked", "sdpa", "compile"):
@@ -339,14 +422,32 @@ def test_config_default_is_none_and_only_sam_accelerates():
         assert got["models"]["m"]["accelerate"] == mode
     with pytest.raises(cbconfig.ConfigError, match="models.m.accelerate"):
         cbconfig.validate(base_config(**sam, accelerate="fast"))
-    with pytest.raises(cbconfig.ConfigError, match="models.m.accelerate"):
-        cbconfig.validate(base_config(type="grabcut", accelerate="sdpa"))
+    # the schema and registry.ACCELERATED_TYPES say the same, for every model type
+    for kind in registry.BUILDERS:
+        spec = {"type": kind}
+        if kind in registry.HEAVY_TYPES:
+            spec["checkpoint"] = {"path": "c"}
+            spec.update({} if kind == "ritm" else {"variant": "tiny"})
+        if kind == "python":
+            spec["factory"] = "m:f"
+        if kind in registry.ACCELERATED_TYPES:
+            assert cbconfig.validate(base_config(**spec, accelerate="chunked"))
+        else:
+            with pytest.raises(cbconfig.ConfigError, match="only sam and hq_sam models take"):
+                cbconfig.validate(base_config(**spec, accelerate="chunked"))
+    hq = {"type": "hq_sam", "checkpoint": {"path": "c"}}
+    assert cbconfig.validate(base_config(**hq, variant="vit_b", accelerate="sdpa"))
+    with pytest.raises(cbconfig.ConfigError, match="vit_tiny encoder is a TinyViT"):
+        cbconfig.validate(base_config(**hq, variant="vit_tiny", accelerate="sdpa"))
 
 
 def test_provenance_records_each_sams_acceleration(tmp_path):
     ckpt = make_tiny_checkpoint("sam", tmp_path / "sam.pth")
     cfg = base_config(type="sam", variant="tiny", checkpoint={"path": str(ckpt)}, accelerate="sdpa")
     cfg["models"]["g"] = {"type": "grabcut"}
+    hq = make_tiny_checkpoint("sam", tmp_path / "hq.pth")  # hashed only: any file does
+    cfg["models"]["h"] = {"type": "hq_sam", "variant": "vit_b", "checkpoint": {"path": str(hq)}}
+    cfg["models"]["h"]["accelerate"] = "chunked"
     cfg = cbconfig.validate(cfg)
     out = tmp_path / "provenance.yaml"
     run_script(
@@ -357,7 +458,7 @@ def test_provenance_records_each_sams_acceleration(tmp_path):
         params={"config": cfg, "models": cfg["models"], "skipped": []},
     )
     record = yaml.safe_load(out.read_text())
-    assert record["accelerate"] == {"m": "sdpa"}
+    assert record["accelerate"] == {"m": "sdpa", "h": "chunked"}
     assert record["config"]["models"]["m"]["accelerate"] == "sdpa"
 
 

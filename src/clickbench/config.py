@@ -36,7 +36,8 @@ def _message(error: jsonschema.ValidationError) -> str:
         extra = sorted(set(error.instance) - set(allowed))
         hint = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
         return f"config key {_where(error)}: unknown key(s) {', '.join(map(repr, extra))}{hint}"
-    return f"config key {_where(error)}: {error.message}"
+    why = error.schema.get("description") if error.validator == "const" else None
+    return f"config key {_where(error)}: {error.message}" + (f" ({why})" if why else "")
 
 
 def _fill_defaults(schema: dict, instance: Any) -> None:

@@ -1,7 +1,9 @@
-"""Faster SAM image encoders on the same weights (a SAM model's config key ``accelerate``).
+"""Faster SAM image encoders on the same weights (config key ``accelerate`` of a SAM or an
+HQ-SAM model: :data:`clickbench.models.registry.ACCELERATED_TYPES`).
 
-Modes, applied in place to a built, loaded :class:`segment_anything.modeling.Sam` by
-:func:`apply` (the state dict and every parameter stay as they are):
+Modes, applied in place to a built, loaded :class:`segment_anything.modeling.Sam` (or
+segment-anything-hq's ``Sam``, whose ViT attention is the same code: :data:`ATTENTION_TYPES`)
+by :func:`apply` (the state dict and every parameter stay as they are):
 
     none      segment-anything's own modules, as built
     chunked   every ViT attention block does segment-anything's own arithmetic, operation for
@@ -45,6 +47,21 @@ from clickbench.traces import Trace
 
 #: config value -> what it does (see the module docstring); "none" is the schema's default
 MODES = ("none", "chunked", "sdpa", "compile")
+
+
+def _attention_types() -> tuple[type, ...]:
+    """segment-anything's ViT ``Attention`` and segment-anything-hq's copy of it, when that
+    package is installed (its class is the same code: the same attributes, the same
+    ``forward`` and ``add_decomposed_rel_pos``; tests/test_accelerate.py checks the source)."""
+    try:
+        from segment_anything_hq.modeling.image_encoder import Attention as HqAttention
+    except ImportError:
+        return (Attention,)
+    return (Attention, HqAttention)
+
+
+#: the attention classes :func:`apply` replaces
+ATTENTION_TYPES = _attention_types()
 
 #: logits per block of :func:`chunked_attention` (elements): 2^20, 4 MiB in fp32; with 2^21
 #: the fastest of 2^18 to 2^22 for vit_b on the development machine (benchmarks/README.md)
@@ -216,8 +233,9 @@ CLASSES = {"chunked": ChunkedAttention, "sdpa": SdpaAttention, "compile": SdpaAt
 
 
 def apply_to_attention(module: Attention, mode: str = "sdpa") -> Attention:
-    """Turn one segment-anything ``Attention`` into ``mode``'s class (:data:`CLASSES`) in place."""
-    if type(module) is not Attention:
+    """Turn one segment-anything (or segment-anything-hq) ``Attention`` into ``mode``'s class
+    (:data:`CLASSES`) in place."""
+    if type(module) not in ATTENTION_TYPES:
         raise TypeError(f"expected segment-anything's Attention, not {type(module).__name__}")
     module.__class__ = CLASSES[mode]
     return module
@@ -238,14 +256,14 @@ def apply(sam: Sam, mode: str) -> Sam:
     current = mode_of(sam)
     if current not in ("none", mode):
         raise ValueError(f"accelerate: this SAM's encoder is already in mode {current!r}")
-    blocks = [m for m in sam.image_encoder.modules() if isinstance(m, Attention)]
+    blocks = [m for m in sam.image_encoder.modules() if isinstance(m, ATTENTION_TYPES)]
     for module in blocks:
-        if type(module) is Attention:
+        if type(module) in ATTENTION_TYPES:
             apply_to_attention(module, mode)
     if not blocks:
         raise ValueError(
-            f"accelerate: {mode} found no segment-anything Attention block in "
-            f"{type(sam.image_encoder).__name__}"
+            f"accelerate: {mode} found no ViT attention block (segment-anything's Attention) "
+            f"in {type(sam.image_encoder).__name__}"
         )
     if mode == "compile" and current != "compile":
         sam.image_encoder.compile(dynamic=False)
@@ -309,6 +327,7 @@ def mode_of(sam: Sam) -> str:
 
 
 __all__ = [
+    "ATTENTION_TYPES",
     "CHUNK_LOGITS",
     "CLASSES",
     "MODES",

@@ -40,6 +40,7 @@ import torch
 
 from clickbench import checkpoints
 from clickbench.embedding_cache import Embedding
+from clickbench.models import accelerate as acceleration
 from clickbench.models.sam import TOKEN_ORDER, SamModel
 from clickbench.models.sam_family import variant_entry
 from clickbench.models.tiny import TINY_SAM, build_sam_tiny, save_checkpoint, seeded
@@ -101,12 +102,14 @@ class HqSamModel(SamModel):
 
     @classmethod
     def settings(cls, spec: dict) -> dict:
-        return {"hq_token_only": bool(spec["hq_token_only"])}
+        return {**super().settings(spec), "hq_token_only": bool(spec["hq_token_only"])}
 
     def _predictor(self, sam):
+        """segment-anything-hq's predictor on the encoder as configured: the ViT variants take
+        SAM's ``accelerate`` modes (clickbench.models.accelerate), whose attention is theirs."""
         from segment_anything_hq import SamPredictor as HqPredictor
 
-        return HqPredictor(sam)
+        return HqPredictor(acceleration.apply(sam, self.accelerate))
 
     def _encode(self, images: Sequence[np.ndarray]) -> list[Embedding]:
         """As ``segment_anything_hq.SamPredictor.set_image``: features and the first

@@ -31,6 +31,11 @@ HEAVY_TYPES = frozenset({"sam", "ritm", "sam2", "hq_sam", "efficientvit_sam"})
 #: study's comparisons (the first-click view, the oracle-vs-max-score and replay pairs)
 SAM_FAMILY = frozenset({"sam", "sam2", "hq_sam", "efficientvit_sam"})
 
+#: model types whose config takes an encoder ``accelerate`` mode other than "none"
+#: (clickbench.models.accelerate: SAM's ViT attention, which HQ-SAM's ViT variants share; the
+#: config schema says the same, and refuses it for HQ-SAM's vit_tiny, a TinyViT)
+ACCELERATED_TYPES = frozenset({"sam", "hq_sam"})
+
 #: model type -> ``make(path, seed)`` writing a tiny random checkpoint in the type's real
 #: format (config ``checkpoint.generate: tiny``)
 TINY_CHECKPOINTS: dict[str, str] = {

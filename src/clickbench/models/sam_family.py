@@ -99,8 +99,8 @@ class SamFamilyModel(InteractiveModel):
         self.device = device
         self.precision = precision
         self.mask_input = mask_input
-        #: the encoder acceleration (clickbench.models.accelerate); only SAM v1 takes another
-        #: value than "none", which keeps the keys cache entries always had
+        #: the encoder acceleration (clickbench.models.accelerate); only SAM v1 and HQ-SAM
+        #: take another value than "none", which keeps the keys cache entries always had
         self.accelerate = accelerate
         self.cache = EmbeddingCache(cache_dir) if cache_dir is not None else None
         #: encodings this object ran itself (cache hits excluded)
