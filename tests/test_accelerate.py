@@ -12,6 +12,7 @@ import copy
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -208,7 +209,7 @@ def test_hq_sams_attention_is_segment_anythings_code():
 
     for name in ("Attention", "add_decomposed_rel_pos", "get_rel_pos"):
         assert code(getattr(hq, name)) == code(getattr(sa, name)), name
-    assert hq.Attention in accelerate.ATTENTION_TYPES
+    assert hq.Attention in accelerate.attention_types()
 
 
 def tiny_hq(seed: int = 0, **kwargs):
@@ -514,3 +515,18 @@ def test_gpu_script_rehearsed_on_the_cpu(tmp_path):
     demo = res["demo"]  # the demo's SAM jobs ran from the root of a copy, on the device asked
     assert demo["rc"] == 0 and demo["provenance_device"] == "cpu", demo["log_tail"]
     assert (Path(res["scratch"]) / "demo" / DEMO_RUN).is_file()
+
+
+def test_a_sam_job_does_not_import_segment_anything_hq():
+    """HQ-SAM's attention is recognised without importing its package (timm and half a
+    second of imports) where only SAM runs."""
+    code = (
+        "import sys; from clickbench.models import accelerate, registry; "
+        "from clickbench.models.tiny import make_tiny_model; "
+        "accelerate.apply(make_tiny_model('sam'), 'chunked'); "
+        "assert accelerate.HQ_ENCODER_MODULE not in sys.modules, 'imported'; "
+        "assert 'segment_anything_hq' not in sys.modules; "
+        "assert len(accelerate.attention_types()) == 1"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]

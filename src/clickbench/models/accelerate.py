@@ -2,7 +2,7 @@
 HQ-SAM model: :data:`clickbench.models.registry.ACCELERATED_TYPES`).
 
 Modes, applied in place to a built, loaded :class:`segment_anything.modeling.Sam` (or
-segment-anything-hq's ``Sam``, whose ViT attention is the same code: :data:`ATTENTION_TYPES`)
+segment-anything-hq's ``Sam``, whose ViT attention is the same code: :func:`attention_types`)
 by :func:`apply` (the state dict and every parameter stay as they are):
 
     none      segment-anything's own modules, as built
@@ -34,6 +34,7 @@ is part of the embedding cache key.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -49,19 +50,19 @@ from clickbench.traces import Trace
 MODES = ("none", "chunked", "sdpa", "compile")
 
 
-def _attention_types() -> tuple[type, ...]:
-    """segment-anything's ViT ``Attention`` and segment-anything-hq's copy of it, when that
-    package is installed (its class is the same code: the same attributes, the same
-    ``forward`` and ``add_decomposed_rel_pos``; tests/test_accelerate.py checks the source)."""
-    try:
-        from segment_anything_hq.modeling.image_encoder import Attention as HqAttention
-    except ImportError:
-        return (Attention,)
-    return (Attention, HqAttention)
+#: segment-anything-hq's module holding its copy of the ViT attention (the same code: the same
+#: attributes, ``forward`` and ``add_decomposed_rel_pos``; tests/test_accelerate.py checks the
+#: source)
+HQ_ENCODER_MODULE = "segment_anything_hq.modeling.image_encoder"
 
 
-#: the attention classes :func:`apply` replaces
-ATTENTION_TYPES = _attention_types()
+def attention_types() -> tuple[type, ...]:
+    """The attention classes :func:`apply` replaces: segment-anything's ViT ``Attention``, and
+    segment-anything-hq's when that package is loaded (an HQ-SAM exists only then; importing
+    it here would cost every SAM job half a second and timm's warnings)."""
+    hq = sys.modules.get(HQ_ENCODER_MODULE)
+    return (Attention,) if hq is None else (Attention, hq.Attention)
+
 
 #: logits per block of :func:`chunked_attention` (elements): 2^20, 4 MiB in fp32; with 2^21
 #: the fastest of 2^18 to 2^22 for vit_b on the development machine (benchmarks/README.md)
@@ -235,7 +236,7 @@ CLASSES = {"chunked": ChunkedAttention, "sdpa": SdpaAttention, "compile": SdpaAt
 def apply_to_attention(module: Attention, mode: str = "sdpa") -> Attention:
     """Turn one segment-anything (or segment-anything-hq) ``Attention`` into ``mode``'s class
     (:data:`CLASSES`) in place."""
-    if type(module) not in ATTENTION_TYPES:
+    if type(module) not in attention_types():
         raise TypeError(f"expected segment-anything's Attention, not {type(module).__name__}")
     module.__class__ = CLASSES[mode]
     return module
@@ -256,9 +257,10 @@ def apply(sam: Sam, mode: str) -> Sam:
     current = mode_of(sam)
     if current not in ("none", mode):
         raise ValueError(f"accelerate: this SAM's encoder is already in mode {current!r}")
-    blocks = [m for m in sam.image_encoder.modules() if isinstance(m, ATTENTION_TYPES)]
+    types = attention_types()
+    blocks = [m for m in sam.image_encoder.modules() if isinstance(m, types)]
     for module in blocks:
-        if type(module) in ATTENTION_TYPES:
+        if type(module) in types:
             apply_to_attention(module, mode)
     if not blocks:
         raise ValueError(
@@ -327,7 +329,7 @@ def mode_of(sam: Sam) -> str:
 
 
 __all__ = [
-    "ATTENTION_TYPES",
+    "HQ_ENCODER_MODULE",
     "CHUNK_LOGITS",
     "CLASSES",
     "MODES",
@@ -335,6 +337,7 @@ __all__ = [
     "SdpaAttention",
     "apply",
     "apply_to_attention",
+    "attention_types",
     "chunked_attention",
     "mode_of",
     "randomize_rel_pos",
