@@ -5,7 +5,7 @@
 #
 # 1. the CUDA-marked tests (pytest -m cuda);
 # 2. benchmarks/gpu_encode.py: fp32 and bf16 batched encoding of random full-size SAM vit_h
-#    (plain, accelerate: sdpa and chunked) and sam2.1_hiera_large (skipped, with its reason, when
+#    (plain, accelerate: sdpa and chunked) and sam2.1_hiera_l (skipped, with its reason, when
 #    `import sam2` fails) on 64 images, images/s against the same run's bf16 matmul rate;
 # 3. the demo workflow (config/config.yaml) with `device: cuda`, from the root of a scratch copy.
 # Everything goes into one JSON. Each step has a time limit, so the whole stays under 8 min.
@@ -20,11 +20,12 @@
 # a target list: one of the demo's SAM runs and provenance.yaml, and what they need).
 set -uo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+OUT="${1:-$REPO/benchmarks/results/gpu.json}"
+[[ "$OUT" == /* ]] || OUT="$PWD/$OUT"  # a relative OUT.json is the caller's, not the repo's
 cd "$REPO"
 if [[ -n "${PYTHON:-}" ]]; then PY="$PYTHON"
 elif [[ -x .venv/bin/python ]]; then PY="$REPO/.venv/bin/python"
 else PY=python; fi
-OUT="${1:-benchmarks/results/gpu.json}"
 export PYTHONPATH="$REPO/src${PYTHONPATH:+:$PYTHONPATH}"
 
 if [[ "${GPU_SH_REHEARSE:-0}" == 1 ]]; then
@@ -33,7 +34,7 @@ if [[ "${GPU_SH_REHEARSE:-0}" == 1 ]]; then
     echo "gpu.sh: rehearsal on the CPU (GPU_SH_REHEARSE=1): tiny models, device: cpu"
 elif ! "$PY" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
     echo "gpu.sh: no CUDA device (torch.cuda.is_available() is False on $(hostname));" \
-        "skipped: the CUDA-marked tests, the vit_h / sam2.1_hiera_large encoding benchmark," \
+        "skipped: the CUDA-marked tests, the vit_h / sam2.1_hiera_l encoding benchmark," \
         "the demo with device: cuda. Nothing written."
     exit 0
 else
@@ -68,8 +69,12 @@ tail -n 12 "$WORK/encode.log"
 # own results/ are neither reused nor touched
 t=$(date +%s)
 mkdir -p "$WORK/demo"
-tar -C "$REPO" --exclude=./.git --exclude=./.venv --exclude=./results --exclude=./resources \
-    --exclude=./.snakemake --exclude=./build -cf - . | tar -C "$WORK/demo" -xf -
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then  # what a clone holds
+    git ls-files -co --exclude-standard -z | tar --null --ignore-failed-read -T - -cf - 2>/dev/null
+else  # an unpacked archive: all but the outputs and the environment
+    tar --exclude=./.venv --exclude=./results --exclude=./resources --exclude=./.snakemake \
+        --exclude=./build -cf - .
+fi | tar -C "$WORK/demo" -xf -
 # shellcheck disable=SC2086 # GPU_SH_DEMO_ARGS is a list of words
 # (before --config, whose values would swallow targets)
 (cd "$WORK/demo" && timeout 180 "$PY" -m snakemake --cores 4 ${GPU_SH_DEMO_ARGS:-} \

@@ -493,9 +493,9 @@ def test_gpu_script_rehearsed_on_the_cpu(tmp_path):
         "GPU_SH_DEMO_ARGS": f"{DEMO_RUN} results/demo/provenance.yaml",
         "TMPDIR": str(tmp_path),  # gpu.sh's scratch folder (mktemp -t)
     }
-    proc = subprocess.run(
-        ["bash", str(REPO / "benchmarks" / "gpu.sh"), str(out)],
-        capture_output=True, text=True, timeout=600, cwd=REPO, env=env,
+    proc = subprocess.run(  # a relative OUT.json is the caller's folder's
+        ["bash", str(REPO / "benchmarks" / "gpu.sh"), "gpu.json"],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     res = json.loads(out.read_text())
