@@ -1,7 +1,7 @@
 # The two commands of the README:
 #   make demo   install into .venv, then run the workflow on the embedded demo dataset
 #   make test   install into .venv, then run the test suite
-#   make test-fast   the edit-test loop: every test that runs no workflow (under 2 minutes)
+#   make test-fast   the edit-test loop: every test that runs no workflow (2.5 minutes)
 PYTHON ?= python3
 VENV ?= .venv
 CORES ?= 2
