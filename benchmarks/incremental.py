@@ -56,6 +56,7 @@ def small_demo() -> dict:
         "replay": {"source": "ritm_tiny", "models": ["sam_tiny"]},
     }
     cfg["metrics"]["miou_at"] = [1, 2, 3]
+    cfg["chunk_size"] = 1  # one job per image, as these figures were first measured
     return cfg
 
 

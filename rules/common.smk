@@ -20,6 +20,7 @@ from clickbench import outputs as cboutputs
 from clickbench import protocols as cbprotocols
 from clickbench.errors import BadInputError
 from clickbench.checkpoints import absent_optional
+from clickbench.models.plugin import PluginError, plugin_folder
 from clickbench.models.registry import HEAVY_TYPES
 from clickbench.models.registry import mem_mb as model_mem_mb
 from clickbench.snakemake_exit import cancel_rescheduling_timers
@@ -141,6 +142,14 @@ def _active_models():
 
 
 MODELS, SKIPPED_MODELS = _active_models()
+
+# a `python` model's folder is checked when the workflow starts, not in its first job
+for _name, _spec in MODELS.items():
+    if _spec["type"] == "python" and _spec.get("path") is not None:
+        try:
+            plugin_folder(_spec["factory"], _spec["path"])
+        except PluginError as err:
+            raise WorkflowError(f"config key models.{_name}.path: {err}") from None
 
 
 def protocols_of(model):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import sys
 
 import numpy as np
@@ -78,3 +79,22 @@ def test_config_needs_a_factory_and_checks_its_form():
         validate(cfg)
     cfg["models"]["m"] = {**EXAMPLE, "options": {"radius": 3}}
     assert validate(cfg)["models"]["m"]["options"] == {"radius": 3}
+
+
+@pytest.mark.workflow
+def test_workflow_refuses_a_missing_plugin_folder_before_any_job(tmp_path):
+    """A `python` model whose `path` is not there stops the run when it starts (a dry run
+    too), naming the config key and the resolved folder, instead of failing in a job."""
+    from conftest import TEST_CONFIG, snakemake, write_config
+
+    cfg = copy.deepcopy(TEST_CONFIG)
+    cfg["models"]["color"] = {"type": "python", "factory": "color_model:build", "path": "examples"}
+    cfg["protocols"]["noc"]["models"].append("color")
+    proc = snakemake(tmp_path, "-n", configfile=write_config(tmp_path, cfg), check=False)
+    assert proc.returncode != 0
+    err = proc.stdout + proc.stderr
+    assert "config key models.color.path: factory 'color_model:build': path 'examples' is" in err
+    assert f"absent: {tmp_path}/examples" in err and "Job stats" not in err
+    (tmp_path / "examples").symlink_to(REPO / "examples")  # there: the plan goes ahead
+    ok = snakemake(tmp_path, "-n", configfile=write_config(tmp_path, cfg))
+    assert "demo_dataset" in ok.stdout  # (the model jobs follow dedup, a checkpoint)

@@ -34,19 +34,27 @@ class PluginError(ValueError):
     """A ``type: python`` model whose factory cannot be found or returns no model."""
 
 
+def plugin_folder(factory: str, path: str) -> str:
+    """``path`` resolved, or a :class:`PluginError` saying it is absent or not a folder (and
+    which working directory a relative path was taken from). The workflow calls it for every
+    ``python`` model when it starts, before any job (rules/common.smk)."""
+    folder = Path(path).resolve()
+    if not folder.is_dir():
+        where = "absent" if not folder.exists() else "not a folder"
+        raise PluginError(
+            f"factory {factory!r}: path {path!r} is {where}: {folder} (a relative path is"
+            f" the working directory's, {Path.cwd()})"
+        )
+    return str(folder)
+
+
 def load_factory(factory: str, path: str | None = None):
     """The callable ``factory`` (``"module:function"``) names, ``path`` first on sys.path."""
     module_name, sep, func = factory.partition(":")
     if not sep or not module_name or not func:
         raise PluginError(f"factory {factory!r}: expected 'module:function'")
     if path is not None:
-        folder = str(Path(path).resolve())
-        if not Path(folder).is_dir():
-            where = "absent" if not Path(folder).exists() else "not a folder"
-            raise PluginError(
-                f"factory {factory!r}: path {path!r} is {where}: {folder} (a relative path is"
-                f" the working directory's, {Path.cwd()})"
-            )
+        folder = plugin_folder(factory, path)
         if folder not in sys.path:
             sys.path.insert(0, folder)
     try:
