@@ -6,8 +6,9 @@ would be too long), holding the rule, the job's hash, its start and end time (ep
 and its log files. Every output of one job carries the same rule and job hash, which is how
 :func:`jobs` puts them back together: the times are per output (the start is the output's
 incomplete-marker's, microseconds apart; the end is the output file's own mtime, so two
-outputs written at different moments of a job end apart). Tests and benchmarks read which jobs ran, and
-when, from here rather than from Snakemake's printed log, whose wording is not an interface.
+outputs written at different moments of a job end apart). Tests and benchmarks read which
+jobs ran, and when, from here rather than from Snakemake's printed log, whose wording is not
+an interface.
 """
 
 from __future__ import annotations
