@@ -37,7 +37,7 @@ class PluginError(ValueError):
 def plugin_folder(factory: str, path: str) -> str:
     """``path`` resolved, or a :class:`PluginError` saying it is absent or not a folder (and
     which working directory a relative path was taken from). The workflow calls it for every
-    ``python`` model when it starts, before any job (rules/common.smk)."""
+    ``python`` model when it starts and warns (rules/common.smk); the model's jobs fail."""
     folder = Path(path).resolve()
     if not folder.is_dir():
         where = "absent" if not folder.exists() else "not a folder"
