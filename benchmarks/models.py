@@ -46,13 +46,13 @@ x 10 simulated clicks (clickbench's RITM click simulator, protocols.run_loop):
   a downloaded dataset, as the saved checkpoints stand in for downloaded weights.
   The workflow harness is benchmarks/workflow.py: pure model time from the per-image
   timing tables the model jobs write, job times from Snakemake's benchmark files and
-  records; a second pure-time estimate multiplies the work by this run's
-unit costs. With ``--quick`` the workflow runs the tiny checkpoints (a smoke test).
+  records; a second pure-time estimate multiplies the work by this run's unit costs. With
+  ``--quick`` the workflow runs the tiny checkpoints (a smoke test). ``--layouts`` runs it
+  once per thread layout / encoder setting (:data:`LAYOUTS`), one after another in folders
+  of their own, and compares images per hour;
 - with ``--ritm-speed`` only: f-BRS-B per click on real GrabCut photos as RITM's own predictor,
   with frozen weights and with clickbench's allocator setting, each in its own process, every
   click's probability map compared bit for bit (:func:`ritm_speed`).
-  ``--layouts`` runs it once per thread layout / encoder setting (:data:`LAYOUTS`), one
-  after another in folders of their own, and compares images per hour.
 
 Results go to stdout (a markdown summary) and ``--out`` (JSON).
 """
@@ -349,13 +349,13 @@ def ritm_speed(args) -> dict:
                 log_line = f"{v} round {r}: {sum(runs[v][-1]['cpu_s']):.1f} CPU s"
                 print(log_line, file=sys.stderr, flush=True)
     ref = runs["ritm"][0]
+    ref_cpu = np.min([run["cpu_s"] for run in runs["ritm"]], axis=0)  # per click, best round
+    thresh = DEFAULTS["prob_thresh"]
     out: dict = {}
     for v in order:
-        cpu = np.min([run["cpu_s"] for run in runs[v]], axis=0)  # per click, best round
-        ref_cpu = np.min([run["cpu_s"] for run in runs["ritm"]], axis=0)
+        cpu = np.min([run["cpu_s"] for run in runs[v]], axis=0)
         wall = np.min([run["wall_s"] for run in runs[v]], axis=0)
         pairs = [(p, q) for run in runs[v] for p, q in zip(run["probs"], ref["probs"], strict=True)]
-        thresh = DEFAULTS["prob_thresh"]
         out[v] = {
             "click_cpu_s": summary(cpu),
             "click_wall_s": summary(wall),

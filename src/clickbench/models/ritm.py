@@ -166,9 +166,10 @@ def keep_freed_memory() -> bool:
     them in again each time. Fixing both thresholds at :data:`KEEP_FREED_BYTES` (the mmap
     one first: setting either turns off the adaptation, and a fixed 128 kB mmap threshold
     would fault far more) keeps the memory mapped; the process's resident size no longer
-    shrinks (its peak was 6% higher on HRNet18s, benchmarks/README.md). Arithmetic is untouched (torch aligns its blocks
-    itself): f-BRS's masks stay bit-identical (tests/test_ritm_speed.py). Process-wide and
-    idempotent; False, doing nothing, where the C library is not glibc.
+    shrinks (its peak was 6% higher on HRNet18s, benchmarks/README.md). Arithmetic is
+    untouched (torch aligns its blocks itself): f-BRS's masks stay bit-identical
+    (tests/test_ritm_speed.py). Process-wide and idempotent; False, doing nothing, where the
+    C library is not glibc.
     """
     global _kept_freed_memory
     if _kept_freed_memory:
